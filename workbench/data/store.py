@@ -83,10 +83,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table the workbench uses, if missing (idempotent)."""
     for table in load_schema().values():
         con.execute(table.ddl())
-    for statement in DDL_PATH.read_text(encoding="utf-8").split(";"):
-        body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
-        if body:
-            con.execute(body)
+    sql = "\n".join(line.split("--", 1)[0] for line in DDL_PATH.read_text(encoding="utf-8").splitlines())
+    for statement in sql.split(";"):
+        if statement.strip():
+            con.execute(statement)
 
 
 def read_table(table: str, path: str | Path | None = None, columns: list[str] | None = None) -> pd.DataFrame:
