@@ -1,0 +1,96 @@
+"""The shared reason taxonomy (why customers leave), loaded from ``survey_templates/reason_taxonomy.yaml``.
+
+Survey options, the analysis of answers and the campaign playbooks all speak in
+these codes; each code maps to the strategy family the campaign stage uses.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from workbench.paths import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "survey_templates"
+TAXONOMY_PATH = TEMPLATES_DIR / "reason_taxonomy.yaml"
+
+#: The codes other modules rely on (exact spellings, in the taxonomy's order).
+REASON_CODES: tuple[str, ...] = (
+    "service_attitude", "price", "waiting_time", "service_speed", "quality", "not_fixed_first_time",
+    "unkept_promise", "misleading_ads", "info_transparency", "reputation", "company_values",
+    "distance_moved", "competitor_nearby", "no_need", "staff_left", "style_outdated",
+    "few_attractive_offers", "only_contact_to_sell", "canned_scripts", "other",
+)
+LANGUAGES = ("zh", "en")
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy file is malformed; the message names the file and the key."""
+
+
+def _labels(value: object, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise TaxonomyError(f"{where}: expected a mapping with zh and en labels, got {value!r}")
+    for lang in LANGUAGES:
+        text = value.get(lang)
+        if not isinstance(text, str) or not text.strip():
+            raise TaxonomyError(f"{where}.{lang}: missing {lang} label")
+    return {lang: value[lang].strip() for lang in LANGUAGES}
+
+
+def _parse(path: Path) -> pd.DataFrame:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("reasons"), dict) or not isinstance(raw.get("families"), dict):
+        raise TaxonomyError(f"{path}: expected top-level keys 'families' and 'reasons' (mappings)")
+    families = {name: _labels(lab, f"{path}: families.{name}") for name, lab in raw["families"].items()}
+    rows = []
+    for code, entry in raw["reasons"].items():
+        where = f"{path}: reasons.{code}"
+        if not isinstance(entry, dict):
+            raise TaxonomyError(f"{where}: expected a mapping with label and family")
+        unknown = set(entry) - {"label", "family", "source"}
+        if unknown:
+            raise TaxonomyError(f"{where}: unknown key(s) {sorted(unknown)}")
+        label = _labels(entry.get("label"), f"{where}.label")
+        family = entry.get("family")
+        if family not in families:
+            raise TaxonomyError(f"{where}.family: {family!r} is not one of the families {sorted(families)}")
+        rows.append({"code": code, "label_zh": label["zh"], "label_en": label["en"], "family": family,
+                     "family_zh": families[family]["zh"], "family_en": families[family]["en"],
+                     "source": str(entry.get("source") or "")})
+    missing = [c for c in REASON_CODES if c not in raw["reasons"]]
+    if missing:
+        raise TaxonomyError(f"{path}: reasons: required code(s) missing: {missing}")
+    extra = [c for c in raw["reasons"] if c not in REASON_CODES]
+    if extra:
+        raise TaxonomyError(f"{path}: reasons: code(s) {extra} are not in the shared contract "
+                            f"(workbench.surveys.taxonomy.REASON_CODES); add them there first")
+    return pd.DataFrame(rows)
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, mtime: float) -> pd.DataFrame:
+    return _parse(Path(path))
+
+
+def load_reason_taxonomy(path: str | Path | None = None) -> pd.DataFrame:
+    """The taxonomy as a tidy frame: code, label_zh, label_en, family, family_zh, family_en, source.
+
+    Validated on load (zh and en labels, a known family, every required code present).
+    """
+    p = Path(path) if path else TAXONOMY_PATH
+    return _cached(str(p), p.stat().st_mtime).copy()
+
+
+def reason_family(code: str, path: str | Path | None = None) -> str:
+    """The strategy family for one reason code (KeyError for an unknown code)."""
+    tax = load_reason_taxonomy(path).set_index("code")
+    if code not in tax.index:
+        raise KeyError(f"unknown reason code {code!r}")
+    return str(tax.at[code, "family"])
