@@ -1,0 +1,259 @@
+"""Per-industry scoring configuration: load a YAML file and refuse anything malformed, naming the key.
+
+Every threshold and weight the scores use lives in ``industries/<name>.yaml``
+so a manager can read and change them without touching code. The file is
+checked completely on load: an unknown indicator, weights that do not sum to 1
+or thresholds out of order stop the run with a message naming the file and the
+key, instead of producing quietly wrong scores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+INDUSTRIES_DIR = Path(__file__).with_name("industries")
+
+#: The churn indicators the workbench can compute (see ``churn.indicator_values``).
+INDICATORS = ("overdue", "frequency_drop", "spend_drop", "engagement_drop", "complaints")
+#: Lifecycle stages in order of days since the last purchase; ``never`` = no purchase yet.
+STAGES = ("active", "silent", "sleeping", "lost")
+ALL_STAGES = (*STAGES, "never")
+#: Engagement kinds that carry non-spend value (article 000); ``referral_bought`` = a referred friend who bought.
+ENGAGEMENT_KINDS = ("referral_bought", "event_attended", "survey_answered", "forum_post",
+                    "answered_question", "suggestion")
+TIER_COMPONENTS = ("recency", "frequency", "monetary", "engagement")
+_WEIGHT_TOLERANCE = 1e-6
+
+
+class ScoringConfigError(ValueError):
+    """The industry configuration is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One weighted indicator: its raw value is mapped linearly from ``low`` (0) to ``high`` (1)."""
+
+    name: str
+    weight: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """A weighted index over indicators (the churn index, or the lighter early warning)."""
+
+    indicators: tuple[Indicator, ...]
+    threshold: float                      # index value (0-100) at or above which a customer is flagged
+    stages: tuple[str, ...] = ()          # stages the index applies to (early warning only)
+
+
+@dataclass(frozen=True)
+class IndustryConfig:
+    name: str
+    source: str
+    label_en: str
+    label_zh: str
+    default_interval_days: float
+    stage_limits: dict[str, float]        # active/silent/sleeping -> upper bound in days (inclusive)
+    contact_policy: dict[str, dict[str, Any]]
+    churn: IndexConfig
+    early_warning: IndexConfig
+    tier_count: int
+    tier_shares: tuple[float, ...]
+    tier_weights: dict[str, float]
+    necessary_share: float
+    recent_share: float
+    engagement_points: dict[str, float]
+    clv_time_unit_days: float
+    clv_horizon_days: float
+    clv_fit_sample: int
+    clv_min_customers: int
+    clv_seed: int
+    winback_floor: float
+    winback_stages: tuple[str, ...]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def available_industries() -> list[str]:
+    """Names of the bundled industry configurations."""
+    return sorted(p.stem for p in INDUSTRIES_DIR.glob("*.yaml"))
+
+
+def load_industry(industry: str | Path) -> IndustryConfig:
+    """Load a bundled industry by name (``clinic``) or any YAML file by path, validated."""
+    path = Path(industry)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = INDUSTRIES_DIR / f"{industry}.yaml"
+        if not path.exists():
+            raise ScoringConfigError(
+                f"unknown industry {str(industry)!r}: choose one of {available_industries()} or pass a YAML path")
+    if not path.exists():
+        raise ScoringConfigError(f"{path}: file not found")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScoringConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_industry(doc, source=str(path))
+
+
+class _Checker:
+    """Small helpers that raise :class:`ScoringConfigError` naming the file and the dotted key."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, why: str) -> None:
+        raise ScoringConfigError(f"{self.source}: {key}: {why}")
+
+    def mapping(self, doc: Any, key: str, allowed: set[str] | None = None, required: set[str] | None = None) -> dict:
+        if not isinstance(doc, dict):
+            self.fail(key, f"expected a mapping, got {type(doc).__name__}")
+        if allowed is not None:
+            unknown = sorted(set(doc) - allowed)
+            if unknown:
+                self.fail(f"{key}.{unknown[0]}" if key else unknown[0],
+                          f"unknown key; allowed keys are {sorted(allowed)}")
+        for req in sorted(required or ()):
+            if req not in doc:
+                self.fail(f"{key}.{req}" if key else req, "missing")
+        return doc
+
+    def number(self, value: Any, key: str, lo: float | None = None, hi: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.fail(key, f"expected a number, got {value!r}")
+        if lo is not None and value < lo:
+            self.fail(key, f"{value} is below the minimum {lo}")
+        if hi is not None and value > hi:
+            self.fail(key, f"{value} is above the maximum {hi}")
+        return float(value)
+
+    def weights_sum_to_one(self, weights: dict[str, float], key: str) -> None:
+        total = sum(weights.values())
+        if abs(total - 1.0) > _WEIGHT_TOLERANCE:
+            self.fail(key, f"weights must sum to 1, they sum to {total:g} ({', '.join(f'{k}={v:g}' for k, v in weights.items())})")
+
+
+def _parse_index(ck: _Checker, doc: Any, key: str, with_stages: bool) -> IndexConfig:
+    allowed = {"indicators", "threshold"} | ({"stages"} if with_stages else set())
+    doc = ck.mapping(doc, key, allowed, {"indicators", "threshold"})
+    inds = ck.mapping(doc["indicators"], f"{key}.indicators")
+    if not inds:
+        ck.fail(f"{key}.indicators", "no indicators")
+    parsed = []
+    for name, spec in inds.items():
+        ikey = f"{key}.indicators.{name}"
+        if name not in INDICATORS:
+            ck.fail(ikey, f"unknown indicator {name!r}; known indicators are {list(INDICATORS)}")
+        spec = ck.mapping(spec, ikey, {"weight", "low", "high"}, {"weight", "low", "high"})
+        weight = ck.number(spec["weight"], f"{ikey}.weight", 0.0, 1.0)
+        low = ck.number(spec["low"], f"{ikey}.low")
+        high = ck.number(spec["high"], f"{ikey}.high")
+        if not low < high:
+            ck.fail(f"{ikey}.high", f"thresholds out of order: low ({low:g}) must be below high ({high:g})")
+        parsed.append(Indicator(name, weight, low, high))
+    ck.weights_sum_to_one({i.name: i.weight for i in parsed}, f"{key}.indicators")
+    threshold = ck.number(doc["threshold"], f"{key}.threshold", 0.0, 100.0)
+    stages: tuple[str, ...] = ()
+    if with_stages:
+        raw = doc.get("stages", ["active", "silent"])
+        if not isinstance(raw, list) or not raw:
+            ck.fail(f"{key}.stages", "expected a non-empty list of stages")
+        for s in raw:
+            if s not in STAGES:
+                ck.fail(f"{key}.stages", f"unknown stage {s!r}; stages are {list(STAGES)}")
+        stages = tuple(raw)
+    return IndexConfig(tuple(parsed), threshold, stages)
+
+
+def default_tier_shares(k: int) -> tuple[float, ...]:
+    """Pyramid shares for ``k`` tiers, top tier smallest: proportional to 1, 2, ..., k."""
+    total = k * (k + 1) / 2
+    return tuple(i / total for i in range(1, k + 1))
+
+
+def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
+    """Check a loaded industry document completely and build the configuration."""
+    ck = _Checker(source)
+    top = {"industry", "label_en", "label_zh", "default_interval_days", "stages", "contact_policy",
+           "churn_index", "early_warning", "tiers", "clv", "winback"}
+    doc = ck.mapping(doc, "", top, top - {"label_en", "label_zh"})
+
+    interval = ck.number(doc["default_interval_days"], "default_interval_days", 1.0)
+
+    stages = ck.mapping(doc["stages"], "stages", set(STAGES[:-1]), set(STAGES[:-1]))
+    limits = {s: ck.number(stages[s], f"stages.{s}", 1.0) for s in STAGES[:-1]}
+    for before, after in zip(STAGES[:-2], STAGES[1:-1]):
+        if not limits[before] < limits[after]:
+            ck.fail(f"stages.{after}", f"thresholds out of order: {after} ({limits[after]:g} days) must be "
+                                       f"above {before} ({limits[before]:g} days)")
+
+    policy = ck.mapping(doc["contact_policy"], "contact_policy", set(ALL_STAGES), set(ALL_STAGES))
+    contact: dict[str, dict[str, Any]] = {}
+    for s in ALL_STAGES:
+        p = ck.mapping(policy[s], f"contact_policy.{s}",
+                       {"contact", "max_contacts_per_month", "channels", "offer", "handled_by", "en", "zh"},
+                       {"contact", "max_contacts_per_month", "en", "zh"})
+        if p["contact"] not in {"keep_in_touch", "light_touch", "limited", "reactivation_only", "welcome", "none"}:
+            ck.fail(f"contact_policy.{s}.contact", f"unknown contact mode {p['contact']!r}")
+        ck.number(p["max_contacts_per_month"], f"contact_policy.{s}.max_contacts_per_month", 0, 31)
+        contact[s] = dict(p)
+
+    churn = _parse_index(ck, doc["churn_index"], "churn_index", with_stages=False)
+    early = _parse_index(ck, doc["early_warning"], "early_warning", with_stages=True)
+    if len(early.indicators) >= len(churn.indicators):
+        ck.fail("early_warning.indicators", f"the early warning must use fewer indicators than the churn index "
+                                            f"({len(early.indicators)} vs {len(churn.indicators)}; article 000)")
+
+    tiers = ck.mapping(doc["tiers"], "tiers", {"count", "shares", "weights", "necessary_share", "recent_share",
+                                               "engagement_points"},
+                       {"count", "weights", "necessary_share", "recent_share", "engagement_points"})
+    count = tiers["count"]
+    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= 5:
+        ck.fail("tiers.count", f"expected a whole number from 2 to 5 (article 000: at most 5 tiers), got {count!r}")
+    if "shares" in tiers:
+        shares = tiers["shares"]
+        if not isinstance(shares, list) or len(shares) != count:
+            ck.fail("tiers.shares", f"expected a list of {count} shares (one per tier, top tier first)")
+        shares = tuple(ck.number(v, f"tiers.shares[{i}]", 0.0, 1.0) for i, v in enumerate(shares))
+        if abs(sum(shares) - 1) > _WEIGHT_TOLERANCE:
+            ck.fail("tiers.shares", f"shares must sum to 1, they sum to {sum(shares):g}")
+        if any(s <= 0 for s in shares):
+            ck.fail("tiers.shares", "every tier needs a share above 0")
+    else:
+        shares = default_tier_shares(count)
+    weights = ck.mapping(tiers["weights"], "tiers.weights", set(TIER_COMPONENTS), set(TIER_COMPONENTS))
+    tw = {k: ck.number(weights[k], f"tiers.weights.{k}", 0.0, 1.0) for k in TIER_COMPONENTS}
+    ck.weights_sum_to_one(tw, "tiers.weights")
+    nec = ck.number(tiers["necessary_share"], "tiers.necessary_share", 0.0, 1.0)
+    rec = ck.number(tiers["recent_share"], "tiers.recent_share", 0.0, 1.0)
+    pts = ck.mapping(tiers["engagement_points"], "tiers.engagement_points", set(ENGAGEMENT_KINDS), set(ENGAGEMENT_KINDS))
+    points = {k: ck.number(pts[k], f"tiers.engagement_points.{k}", 0.0) for k in ENGAGEMENT_KINDS}
+
+    clv = ck.mapping(doc["clv"], "clv", {"time_unit_days", "horizon_days", "fit_sample", "min_customers", "seed"},
+                     {"time_unit_days", "horizon_days", "fit_sample", "min_customers"})
+    unit = ck.number(clv["time_unit_days"], "clv.time_unit_days", 1.0, 366.0)
+    horizon = ck.number(clv["horizon_days"], "clv.horizon_days", 1.0)
+    fit_sample = int(ck.number(clv["fit_sample"], "clv.fit_sample", 100))
+    min_customers = int(ck.number(clv["min_customers"], "clv.min_customers", 10))
+    seed = int(ck.number(clv.get("seed", 0), "clv.seed", 0))
+
+    wb = ck.mapping(doc["winback"], "winback", {"floor", "stages"}, {"floor"})
+    floor = ck.number(wb["floor"], "winback.floor", 0.0)
+    wstages = wb.get("stages", ["sleeping", "lost"])
+    if not isinstance(wstages, list) or not wstages or any(s not in STAGES for s in wstages):
+        ck.fail("winback.stages", f"expected a non-empty list drawn from {list(STAGES)}, got {wstages!r}")
+
+    return IndustryConfig(
+        name=str(doc["industry"]), source=source, label_en=str(doc.get("label_en", doc["industry"])),
+        label_zh=str(doc.get("label_zh", doc["industry"])), default_interval_days=interval,
+        stage_limits=limits, contact_policy=contact, churn=churn, early_warning=early,
+        tier_count=count, tier_shares=shares, tier_weights=tw, necessary_share=nec, recent_share=rec,
+        engagement_points=points, clv_time_unit_days=unit, clv_horizon_days=horizon,
+        clv_fit_sample=fit_sample, clv_min_customers=min_customers, clv_seed=seed,
+        winback_floor=floor, winback_stages=tuple(wstages), raw=doc)
