@@ -11,10 +11,12 @@ top contributing indicators are reported per customer.
 Indicators (raw values):
 
 - ``overdue``: days since the last visit / the customer's rhythm. The rhythm is
-  the own mean interval shrunk toward the industry default by one pseudo-gap
-  (``(gaps * own + default) / (gaps + 1)``), so two visits on consecutive days
-  do not make a customer "overdue" a week later, and one-visit customers get
-  the default.
+  the customer's mean interval *before* the last 365 days (so a slowdown this
+  year does not stretch the yardstick it is measured with; all-time when there
+  are fewer than two visits before the window), shrunk toward the industry
+  default by one pseudo-gap (``(gaps * own + default) / (gaps + 1)``), so two
+  visits on consecutive days do not make a customer "overdue" a week later,
+  and one-visit customers get the default.
 - ``frequency_drop`` / ``spend_drop`` / ``engagement_drop``: 1 - (last 365 days)
   / (usual yearly amount before that window), clipped to 0-1; the usual amount
   is the pre-window total divided by the pre-window years (at least one year).
@@ -37,9 +39,15 @@ REDUNDANT_R = 0.8
 
 
 def rhythm_days(features: pd.DataFrame, default_interval_days: float) -> np.ndarray:
-    """Each customer's visit rhythm in days: own mean interval shrunk toward the default by one gap."""
-    gaps = np.maximum(features["visits"].to_numpy("float64") - 1, 0)
-    own = features["typical_interval_days"].to_numpy("float64", na_value=np.nan)
+    """Each customer's visit rhythm in days: own mean interval (before the last 365 days where it
+    can be measured, else all time) shrunk toward the default by one gap."""
+    visits = features["visits"].to_numpy("float64")
+    before = visits - features["visits_365"].to_numpy("float64")
+    own_all = features["typical_interval_days"].to_numpy("float64", na_value=np.nan)
+    own_before = features["interval_before_days"].to_numpy("float64", na_value=np.nan)
+    use_before = (before >= 2) & ~np.isnan(own_before)
+    gaps = np.where(use_before, before - 1, np.maximum(visits - 1, 0))
+    own = np.where(use_before, own_before, own_all)
     own = np.where(np.isnan(own), 0.0, own)
     return (gaps * own + default_interval_days) / (gaps + 1)
 

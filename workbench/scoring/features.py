@@ -29,7 +29,7 @@ FEATURE_COLUMNS = [
     "customer_id", "do_not_contact", "first_purchase", "last_purchase", "days_since_last",
     "visits", "visits_365", "spend", "spend_365", "avg_spend", "avg_spend_365",
     "necessary_spend", "necessary_spend_365", "discretionary_spend", "discretionary_spend_365",
-    "typical_interval_days", "overdue_ratio", "monetary_value", "years_before",
+    "typical_interval_days", "overdue_ratio", "monetary_value", "interval_before_days", "years_before",
     "engagement_events", "engagement_365", "engagement_before", "complaints", "complaints_365",
     "referral_bought", *EVENT_KINDS,
 ]
@@ -73,7 +73,8 @@ def _rfm_ctes(as_of: dt.date) -> str:
                coalesce(sum(amt) FILTER (WHERE d > DATE '{window_start}'), 0) AS spend_365,
                sum(nec_amt) AS necessary_spend,
                coalesce(sum(nec_amt) FILTER (WHERE d > DATE '{window_start}'), 0) AS necessary_spend_365,
-               arg_min(amt, d) AS first_visit_spend
+               arg_min(amt, d) AS first_visit_spend,
+               max(d) FILTER (WHERE d <= DATE '{window_start}') AS last_before
         FROM visit GROUP BY customer_id
     )"""
 
@@ -98,6 +99,8 @@ def _rfm_select(as_of: dt.date) -> str:
         END AS overdue_ratio,
         CASE WHEN r.visits > 1 THEN (r.spend - r.first_visit_spend) / (r.visits - 1)
              WHEN r.visits = 1 THEN 0.0 END AS monetary_value,
+        CASE WHEN r.visits - r.visits_365 > 1
+             THEN (r.last_before - r.first_purchase) / (r.visits - r.visits_365 - 1) END AS interval_before_days,
         CASE WHEN r.first_purchase <= DATE '{window_start}'
              THEN (DATE '{window_start}' - r.first_purchase) / 365.25 END AS years_before"""
 
