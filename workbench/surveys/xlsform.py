@@ -136,10 +136,10 @@ def xlsform_frames(survey: Survey, survey_id: str | None = None) -> dict[str, pd
     columns = ["type", "name"] + [lang_column("label", g) for g in langs] + [lang_column("hint", g) for g in langs] + \
         [lang_column("guidance_hint", g) for g in langs] + ["required", "relevant", "constraint"] + \
         [lang_column("constraint_message", g) for g in langs] + ["appearance", "parameters", "calculation"]
-    survey_df = pd.DataFrame(rows).reindex(columns=columns).fillna("")
+    survey_df = pd.DataFrame(rows).reindex(columns=columns).astype(object).fillna("")
     survey_df = survey_df.loc[:, [c for c in columns if (survey_df[c] != "").any() or c in ("type", "name")]]
     choice_cols = ["list_name", "name"] + [lang_column("label", g) for g in langs] + ["reason", "score"]
-    choices_df = pd.DataFrame(choices).reindex(columns=choice_cols).fillna("").astype(str)
+    choices_df = pd.DataFrame(choices).reindex(columns=choice_cols).astype(object).fillna("").astype(str)
     settings = pd.DataFrame([{"form_title": survey.title[survey.default_language], "form_id": form_id,
                               "version": survey.version.replace(".", ""),
                               "default_language": LANGUAGE_NAMES[survey.default_language]}])
