@@ -201,3 +201,16 @@ def test_target_population_excludes_do_not_contact_and_explains_bad_segment():
     assert len(target_population(customers=cust)) == 15
     with pytest.raises(ValueError, match="available columns"):
         target_population(segment="stage == 'lost'", customers=cust)
+
+
+def test_population_falls_back_to_customers_when_nothing_scored(tmp_path):
+    from workbench.surveys.design import latest_scores
+
+    db = tmp_path / "empty.duckdb"
+    with connect(db) as con:
+        con.register("c", _customers(10))
+        con.execute("INSERT INTO customers (customer_id, name, phone, do_not_contact) "
+                    "SELECT customer_id, name, phone, do_not_contact FROM c")
+    assert latest_scores(db) is None
+    pop = target_population(db)
+    assert len(pop) == 10 and pop.attrs["scores"] is False

@@ -33,17 +33,14 @@ _STORE_COLUMNS = [
 
 
 def latest_scores(db: str | Path | None) -> pd.DataFrame | None:
-    """The latest ``customer_scores`` via ``workbench.scoring.store.read_scores``, or None if not available yet."""
+    """The latest ``customer_scores`` via ``workbench.scoring.store.read_scores``; None when nothing was scored
+    yet (callers then fall back to customers only)."""
     try:
         from workbench.scoring.store import read_scores  # built by the scoring stage
     except ImportError:
         return None
-    try:
-        return read_scores(db)
-    except Exception as exc:  # no scores table / no rows yet: fall back to customers only
-        if "customer_scores" in str(exc) or "does not exist" in str(exc).lower() or "catalog" in str(exc).lower():
-            return None
-        raise
+    scores = read_scores(db)
+    return scores if len(scores) else None
 
 
 def target_population(db: str | Path | None = None, segment: str | None = None, *,
