@@ -206,11 +206,11 @@ def test_target_population_excludes_do_not_contact_and_explains_bad_segment():
 def test_population_falls_back_to_customers_when_nothing_scored(tmp_path):
     from workbench.surveys.design import latest_scores
 
-    db = tmp_path / "empty.duckdb"
-    with connect(db) as con:
-        con.register("c", _customers(10))
-        con.execute("INSERT INTO customers (customer_id, name, phone, do_not_contact) "
-                    "SELECT customer_id, name, phone, do_not_contact FROM c")
+    from workbench.data.demo import build_demo_db
+
+    db = tmp_path / "unscored.duckdb"
+    data = build_demo_db(db, "dealership", n_customers=60, seed=1, files_dir=tmp_path / "files")
     assert latest_scores(db) is None
     pop = target_population(db)
-    assert len(pop) == 10 and pop.attrs["scores"] is False
+    dnc = data.customers["do_not_contact"].fillna(False).astype(bool).sum()
+    assert len(pop) == 60 - dnc and pop.attrs["scores"] is False
