@@ -129,3 +129,17 @@ def test_rating_scale_and_yes_no_values_normalised():
     raw["questions"][0]["scale"] = 7
     with pytest.raises(TemplateError, match=r"questions\[0\] \(result_rating\)\.scale"):
         parse_template(raw, "clinic")
+
+
+def test_score_answers_averages_article_001_points():
+    import pandas as pd
+
+    from workbench.surveys.template import score_answers
+
+    s = load_template("satisfaction_short")
+    answers = pd.DataFrame({"case_id": ["C1", "C1", "C1", "C2", "C2"],
+                            "question": ["overall", "staff", "improve", "overall", "speed"],
+                            "answer": ["ok", "very_satisfied", "more parking", "satisfied", "dissatisfied"]})
+    got = score_answers(s, answers).set_index("case_id")
+    assert got.loc["C1", "score"] == pytest.approx((40 + 100) / 2) and got.loc["C1", "answered"] == 2
+    assert got.loc["C2", "score"] == pytest.approx((60 + 0) / 2)

@@ -484,3 +484,23 @@ def skip_hint(survey: Survey, q: Question, language: str) -> str:
     joiner = " 且 " if language == "zh" else " and "
     body = joiner.join(describe_condition(survey, c, language) for c in q.show_if)
     return f"仅当 {body} 时询问" if language == "zh" else f"Ask only if {body}"
+
+
+def choice_scores(survey: Survey) -> "pd.DataFrame":
+    """Scores attached to choices (article 001: 还可以 40, 满意 60, 非常满意 100) as (question, choice, score)."""
+    import pandas as pd
+
+    rows = [(q.name, c.name, float(c.score)) for q in survey.questions for c in q.choices if c.score is not None]
+    return pd.DataFrame(rows, columns=["question", "choice", "score"])
+
+
+def score_answers(survey: Survey, answers: "pd.DataFrame") -> "pd.DataFrame":
+    """Mean choice score per case from tidy answers (case_id, question, answer = choice code).
+
+    Returns case_id, score (0-100 mean over the scored questions answered) and answered (how many).
+    Unscored questions and unknown answers are ignored.
+    """
+    scores = choice_scores(survey)
+    merged = answers.merge(scores, left_on=["question", "answer"], right_on=["question", "choice"], how="inner")
+    out = merged.groupby("case_id", sort=True)["score"].agg(["mean", "size"]).reset_index()
+    return out.rename(columns={"mean": "score", "size": "answered"})
