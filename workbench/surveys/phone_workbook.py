@@ -26,7 +26,7 @@ import pandas as pd
 
 from workbench.reports.files import display_width, excel_workbook
 from workbench.surveys.lint import DEFAULT_SLOTS
-from workbench.surveys.template import Question, Survey, label, skip_hint
+from workbench.surveys.template import Survey, label, skip_hint
 
 LAYOUT_VERSION = "1"
 INSTRUCTIONS_SHEET = "说明 Instructions"
