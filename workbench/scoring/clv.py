@@ -53,16 +53,25 @@ def _compress(*arrays: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def _fit(neg_ll, n_params: int, start: np.ndarray | None = None) -> np.ndarray:
-    """Minimise a negative mean log-likelihood over log-parameters; return the parameters."""
+    """Minimise a negative mean log-likelihood over log-parameters; return the parameters.
+
+    L-BFGS-B within a wide box (parameters between e^-20 and e^20: the likelihood
+    can be flat along a ridge, e.g. BG/NBD's a and b growing together, and an
+    unbounded search then wanders for minutes); a bounded Nelder-Mead polish
+    only if L-BFGS-B reports no convergence.
+    """
     x0 = np.zeros(n_params) if start is None else np.log(start)
-    res = minimize(neg_ll, x0, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
-    if not np.isfinite(res.fun):
+    bounds = [(-20.0, 20.0)] * n_params
+    res = minimize(neg_ll, x0, method="L-BFGS-B", bounds=bounds,
+                   options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
+    if not res.success:
+        polish = minimize(neg_ll, res.x, method="Nelder-Mead", bounds=bounds,
+                          options={"maxiter": 600 * n_params, "xatol": 1e-8, "fatol": 1e-12})
+        if polish.fun < res.fun:
+            res = polish
+    if not np.isfinite(res.fun) or res.fun >= 1e300:
         raise FitError(f"likelihood is not finite at the optimum ({res.message})")
-    # polish with Nelder-Mead from the L-BFGS-B point: robust to the flat likelihood surfaces of these models
-    res2 = minimize(neg_ll, res.x, method="Nelder-Mead",
-                    options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-12})
-    best = res2 if res2.fun <= res.fun else res
-    return np.exp(best.x)
+    return np.exp(res.x)
 
 
 # ---------------------------------------------------------------- BG/NBD and MBG/NBD

@@ -6,6 +6,10 @@ in place) and on the store's tables. Same-day purchases are merged into one
 visit (the convention of ``lifetimes`` and of the CDNOW reference data): a
 visit is a (customer, day) pair, its amount the day's total.
 
+Amounts are summed as exact decimals (cents) so that results do not depend on
+the order in which parallel threads add them up: the same data always gives
+the same scores, to the last bit.
+
 Windows: "last 365 days" is the 365 days ending on ``as_of`` (``as_of - 364`` to
 ``as_of`` inclusive); "before" is everything from the first purchase up to the
 start of that window. Purchases and events after ``as_of`` are ignored, so
@@ -55,7 +59,7 @@ def _rfm_ctes(as_of: dt.date) -> str:
     return f"""
     tx AS (
         SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST("date" AS DATE) AS d,
-               CAST(amount AS DOUBLE) AS amount, spend_type = 'necessary' AS nec
+               CAST(amount AS DECIMAL(18, 2)) AS amount, spend_type = 'necessary' AS nec
         FROM transactions
         WHERE customer_id IS NOT NULL AND CAST("date" AS DATE) <= DATE '{as_of}'
     ),
@@ -69,11 +73,12 @@ def _rfm_ctes(as_of: dt.date) -> str:
                min(d) AS first_purchase, max(d) AS last_purchase,
                count(*) AS visits,
                count(*) FILTER (WHERE d > DATE '{window_start}') AS visits_365,
-               sum(amt) AS spend,
-               coalesce(sum(amt) FILTER (WHERE d > DATE '{window_start}'), 0) AS spend_365,
-               sum(nec_amt) AS necessary_spend,
-               coalesce(sum(nec_amt) FILTER (WHERE d > DATE '{window_start}'), 0) AS necessary_spend_365,
-               arg_min(amt, d) AS first_visit_spend,
+               CAST(sum(amt) AS DOUBLE) AS spend,
+               CAST(coalesce(sum(amt) FILTER (WHERE d > DATE '{window_start}'), 0) AS DOUBLE) AS spend_365,
+               CAST(sum(nec_amt) AS DOUBLE) AS necessary_spend,
+               CAST(coalesce(sum(nec_amt) FILTER (WHERE d > DATE '{window_start}'), 0) AS DOUBLE)
+                   AS necessary_spend_365,
+               CAST(arg_min(amt, d) AS DOUBLE) AS first_visit_spend,
                max(d) FILTER (WHERE d <= DATE '{window_start}') AS last_before
         FROM visit GROUP BY customer_id
     )"""
@@ -105,15 +110,12 @@ def _rfm_select(as_of: dt.date) -> str:
              THEN (DATE '{window_start}' - r.first_purchase) / 365.25 END AS years_before"""
 
 
-def _features_sql(as_of: dt.date, with_customers: bool) -> str:
+def _features_sql(as_of: dt.date, with_customers: bool, with_events: bool = True) -> str:
     window_start = as_of - dt.timedelta(days=WINDOW_DAYS)
+    counts = ["engagement_events", "engagement_365", "engagement_before", "complaints", "complaints_365",
+              "referral_bought", *EVENT_KINDS]
     kinds = ",\n".join(f"count(*) FILTER (WHERE kind = '{k}') AS {k}" for k in EVENT_KINDS)
-    cust_ids = "SELECT CAST(customer_id AS VARCHAR) AS customer_id FROM customers UNION " if with_customers else ""
-    dnc = ("LEFT JOIN (SELECT CAST(customer_id AS VARCHAR) AS customer_id, any_value(do_not_contact) AS dnc "
-           "FROM customers GROUP BY 1) c USING (customer_id)") if with_customers else ""
-    dnc_col = "coalesce(c.dnc, false)" if with_customers else "false"
-    return f"""
-    WITH {_rfm_ctes(as_of)},
+    eng_cte = f"""
     ev AS (
         SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST("date" AS DATE) AS d,
                CAST(kind AS VARCHAR) AS kind, CAST(referred_customer_id AS VARCHAR) AS ref
@@ -131,25 +133,21 @@ def _features_sql(as_of: dt.date, with_customers: bool) -> str:
                {kinds}
         FROM ev LEFT JOIN rfm b ON ev.ref = b.customer_id
         GROUP BY ev.customer_id
-    ),
-    ids AS ({cust_ids}SELECT customer_id FROM rfm UNION SELECT customer_id FROM eng)
-    SELECT ids.customer_id, {dnc_col} AS do_not_contact, {_rfm_select(as_of)},
-           {", ".join(f"coalesce(e.{c}, 0) AS {c}" for c in
-                      ["engagement_events", "engagement_365", "engagement_before", "complaints",
-                       "complaints_365", "referral_bought", *EVENT_KINDS])}
-    FROM ids
-    LEFT JOIN rfm r USING (customer_id)
-    LEFT JOIN eng e USING (customer_id)
-    {dnc}
-    ORDER BY ids.customer_id
+    )""" if with_events else ""
+    cust_cte = """
+    cust AS (SELECT CAST(customer_id AS VARCHAR) AS customer_id, any_value(do_not_contact) AS dnc
+             FROM customers WHERE customer_id IS NOT NULL GROUP BY 1)""" if with_customers else ""
+    # every customer known from any table: full outer joins on the id (USING merges the key columns)
+    joins = "rfm r" + (" FULL OUTER JOIN eng e USING (customer_id)" if with_events else "") \
+        + (" FULL OUTER JOIN cust c USING (customer_id)" if with_customers else "")
+    eng_cols = ", ".join(f"coalesce(e.{c}, 0) AS {c}" if with_events else f"0 AS {c}" for c in counts)
+    dnc_col = "coalesce(c.dnc, false)" if with_customers else "false"
+    return f"""
+    WITH {",".join(part for part in (_rfm_ctes(as_of), eng_cte, cust_cte) if part)}
+    SELECT customer_id, {dnc_col} AS do_not_contact, {_rfm_select(as_of)}, {eng_cols}
+    FROM {joins}
+    ORDER BY customer_id
     """
-
-
-_EMPTY_EVENTS = {"customer_id": "str", "date": "datetime64[s]", "kind": "str", "referred_customer_id": "str"}
-
-
-def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _EMPTY_EVENTS.items()})
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
@@ -167,10 +165,11 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def customer_features_sql(con: duckdb.DuckDBPyConnection, as_of: Any, *, with_customers: bool = True) -> pd.DataFrame:
+def customer_features_sql(con: duckdb.DuckDBPyConnection, as_of: Any, *, with_customers: bool = True,
+                          with_events: bool = True) -> pd.DataFrame:
     """Run the feature query on ``con``, whose ``transactions``, ``events`` (and ``customers``) it reads."""
     as_of = as_date(as_of)
-    df = con.sql(_features_sql(as_of, with_customers)).df()
+    df = con.sql(_features_sql(as_of, with_customers, with_events)).df()
     return _finish(df)[FEATURE_COLUMNS]
 
 
@@ -192,18 +191,19 @@ def customer_features(transactions: pd.DataFrame, as_of: Any, *, events: pd.Data
     and zero counts.
     """
     _require(transactions, "transactions", ["customer_id", "date", "amount", "spend_type"])
-    ev = _empty_events() if events is None else events
-    _require(ev, "events", ["customer_id", "date", "kind"])
-    if "referred_customer_id" not in ev.columns:
-        ev = ev.assign(referred_customer_id=pd.Series(pd.NA, index=ev.index, dtype="str"))
     with _memory_con() as con:
         con.register("transactions", transactions)
-        con.register("events", ev)
+        if events is not None:
+            _require(events, "events", ["customer_id", "date", "kind"])
+            if "referred_customer_id" not in events.columns:
+                events = events.assign(referred_customer_id=pd.Series(pd.NA, index=events.index, dtype="str"))
+            con.register("events", events)
         if customers is not None:
             _require(customers, "customers", ["customer_id"])
             cust = customers if "do_not_contact" in customers.columns else customers.assign(do_not_contact=False)
             con.register("customers", cust[["customer_id", "do_not_contact"]])
-        return customer_features_sql(con, as_of, with_customers=customers is not None)
+        return customer_features_sql(con, as_of, with_customers=customers is not None,
+                                     with_events=events is not None)
 
 
 def _require(df: pd.DataFrame, name: str, columns: list[str]) -> None:
