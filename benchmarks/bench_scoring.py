@@ -103,6 +103,23 @@ def stage_score_store(n: int) -> dict:
     return {"features_s": t_features, "total_s": total, "peak_rss_gb": peak_rss_gb()}
 
 
+def stage_score_customers(n: int) -> dict:
+    """The monthly job end to end: score_customers with CLV, writing 1M rows back (on a copy of the store)."""
+    import shutil
+    import tempfile
+
+    from workbench.scoring.pipeline import score_customers
+
+    with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+        db = Path(tmp) / "copy.duckdb"
+        shutil.copy(_db(n), db)
+        t = time.perf_counter()
+        r = score_customers(db, "2026-10-31", "dealership")
+        total = time.perf_counter() - t
+    return {"total_s": total, "model": r.model.get("status"), "n_fit": r.model.get("n_fit"),
+            "peak_rss_gb": peak_rss_gb()}
+
+
 def pandas_equivalent(tx, as_of: str):
     """The same summary as ``rfm_summary`` written as plain pandas groupbys (what an analyst would write)."""
     import pandas as pd
@@ -179,17 +196,14 @@ def stage_clv(n_fit: int) -> dict:
 
     from workbench.scoring import clv
     from workbench.scoring.pipeline import read_features
+    from workbench.scoring.rfm import lifetimes_summary
 
     f = read_features(_db(args.customers), "2026-10-31")
     f = f[f["visits"] > 0].sample(n_fit, random_state=0).reset_index(drop=True)
     t = time.perf_counter()
     values, info = clv.customer_lifetime_value(f, fit_sample=n_fit)
     mbg_gg = time.perf_counter() - t
-    summary = (lambda s: s.assign(recency=s.recency / 7, T=s["T"] / 7))(
-        __import__("pandas").DataFrame({"frequency": f["visits"] - 1.0,
-                                        "recency": ((f["last_purchase"] - f["first_purchase"]).dt.days).astype(float),
-                                        "T": ((f["last_purchase"] - f["first_purchase"]).dt.days
-                                              + f["days_since_last"]).astype(float)}))
+    summary = lifetimes_summary(f, "2026-10-31", unit_days=7)
     t = time.perf_counter()
     clv.fit_bgnbd(summary)
     bg = time.perf_counter() - t
@@ -225,6 +239,10 @@ def main() -> None:
     store = run_stage("score_store")
     print(f"\nwhole scoring inside the DuckDB store (score_customers path, no CLV/no write): "
           f"features {store['features_s']:.2f} s, TOTAL {store['total_s']:.2f} s, peak RSS {store['peak_rss_gb']:.2f} GB")
+    full = run_stage("score_customers")
+    print(f"  the monthly job end to end (score_customers: features, all scores, MBG/NBD + Gamma-Gamma fitted on "
+          f"{full['n_fit']:,} customers and predicted for all, 1M rows written to the store): "
+          f"{full['total_s']:.2f} s, peak RSS {full['peak_rss_gb']:.2f} GB")
     s = run_stage("summaries")
     print(f"\nsummary on {s['transactions']:,} transactions: ours (rfm_summary) {s['ours_s']:.2f} s")
     print(f"  the same summary as plain pandas groupbys (visit merge, windows, splits; results agree: "
@@ -259,6 +277,7 @@ if __name__ == "__main__":
         fn = {"generate": lambda: stage_generate(args.customers),
               "score_frames": lambda: stage_score_frames(args.customers),
               "score_store": lambda: stage_score_store(args.customers),
+              "score_customers": lambda: stage_score_customers(args.customers),
               "summaries": lambda: stage_summaries(args.customers, args.lifetimes_sample),
               "clv": lambda: stage_clv(min(100_000, args.customers // 2))}[args.stage]
         print(json.dumps(fn(), default=str))
