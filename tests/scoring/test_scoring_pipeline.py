@@ -16,6 +16,18 @@ CONTRACT = ["as_of", "customer_id", "stage", "tier", "octant", "churn_index", "c
             "early_warning_reason", "p_alive", "expected_visits_365", "clv_365", "worth_winning_back"]
 
 
+@pytest.fixture
+def own_store(demo_store, tmp_path):
+    """A private copy of the shared demo store (these tests write scores into it)."""
+    import shutil
+
+    db, data = demo_store
+    business_dir = tmp_path / "dealership"
+    business_dir.mkdir()
+    shutil.copy(db, business_dir / "workbench.duckdb")
+    return business_dir / "workbench.duckdb", data
+
+
 @pytest.fixture(scope="module")
 def dealer_scores():
     data = generate("dealership", 6_000, seed=3)
@@ -67,8 +79,8 @@ def test_scores_are_coherent(dealer_scores):
     assert len(result.correlations) == 10
 
 
-def test_score_customers_store_round_trip_and_history(demo_store):
-    db, data = demo_store
+def test_score_customers_store_round_trip_and_history(own_store):
+    db, data = own_store
     first = score_customers(db, DEMO_AS_OF, "dealership")
     stored = read_scores(db)
     assert list(stored.columns[:3]) == ["as_of", "customer_id", "industry"]
@@ -119,23 +131,37 @@ def test_read_scores_before_any_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_scoring_notebook_runs_on_the_demo_store(demo_store, tmp_path):
+def test_scoring_notebook_runs_on_the_demo_store(own_store):
+    """The demo job's scoring step: the notebook through papermill, its chart, workbook and stored scores."""
     import json
 
-    from workbench.runner.notebooks import run_notebook
-    from workbench.scoring.report import summary_tables  # noqa: F401  (the notebook's import)
+    import openpyxl
 
-    db, data = demo_store
-    out = tmp_path / "out"
-    executed = run_notebook("scoring.ipynb", tmp_path / "scoring.ipynb",
-                            {"db": str(db), "as_of": DEMO_AS_OF.isoformat(), "industry": "dealership",
-                             "output_dir": str(out)}, timeout=300)
+    from workbench.scoring.demo_step import scoring_demo_step
+
+    db, data = own_store
+    lines: list[str] = []
+    executed = scoring_demo_step(db.parent, "dealership", lines.append)
+    out = db.parent / "scoring"
     nb = json.loads(executed.read_text(encoding="utf-8"))
     text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
                    for o in c.get("outputs", []))
     assert f"{len(data.customers):,} customers scored as of {DEMO_AS_OF}" in text
     assert (out / f"scoring_{DEMO_AS_OF}.png").stat().st_size > 10_000
-    import openpyxl
     wb = openpyxl.load_workbook(out / f"scoring_{DEMO_AS_OF}.xlsx", read_only=True)
     assert {"stages", "tiers", "winback", "early_warning", "at_risk", "correlations"} <= set(wb.sheetnames)
     assert len(read_scores(db)) == len(data.customers)
+    assert lines and lines[0].startswith(f"dealership: scored {len(data.customers):,} customers")
+
+
+def test_phone_brand_young_leavers_show_up():
+    """Article 002's case: the young who left over the last half year are silent or flagged, rarely the loyal."""
+    data = generate("phone_brand", 3_000, seed=4)
+    result = score_frames(data.transactions, data.as_of, "phone_brand", events=data.events,
+                          customers=data.customers)
+    m = result.scores.merge(data.truth, on="customer_id", validate="one_to_one")
+    noticed = (m["stage"] != "active") | m["early_warning"] | (m["churn_index"] >= result.config.churn.threshold)
+    left, loyal = m["segment"] == "young_left", m["segment"] == "loyal"
+    recall, false_alarm = noticed[left].mean(), noticed[loyal].mean()
+    print(f"\nphone_brand young_left noticed {recall:.3f}; loyal noticed {false_alarm:.3f}")
+    assert recall >= 0.65 and false_alarm <= 0.30
