@@ -181,6 +181,10 @@ def generate(business: str = "dealership", n_customers: int | None = None, seed:
     end[stop] = drift_start[stop]
     slow_from = np.where(segment == "drifting", drift_start, np.inf)
     cust_idx, day = _renewal_days(rng, first.astype(float), end, mean_gap, slow_from, 2.5)
+    # The young who left bought one last time as they went (4-8 months ago): the half-year story.
+    yl_idx = np.flatnonzero(segment == "young_left")
+    cust_idx = np.r_[cust_idx, yl_idx]
+    day = np.r_[day, np.floor(drift_start[yl_idx]).astype(np.int64)]
     one = segment == "one_time"
     keep = ~one[cust_idx] | (day == first[cust_idx])
     cust_idx, day = cust_idx[keep], day[keep]

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,22 @@ class Staged:
     record_rows: list[int] | None = None          # xlsx: sheet row of each record
     _csv_rows: list[int] | None = None
     delimiter: str = ","
+    source: str | None = None                     # csv: SELECT over read_csv, not yet materialised
+
+    def materialise(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Load the text into temporary table ``name`` (rowid = record ordinal), if not already there."""
+        if self.source is None:
+            return
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS {self.source}")
+        except duckdb.Error as exc:
+            raise ReadError([csv_error(self.label, str(exc))]) from None
+        self.source = None
+
+    @property
+    def relation(self) -> str:
+        """SQL to select the staged text columns from (a subquery or the materialised table)."""
+        return f"({self.source})" if self.source is not None else self.name
 
     @property
     def label(self) -> str:
@@ -184,6 +201,18 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+def csv_error(label: str, message: str) -> Problem:
+    """Turn DuckDB's CSV parser error into a located problem (its line number is the sheet row)."""
+    line = re.search(r"Line: (\d+)", message)
+    cols = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if cols:
+        reason = (f"has {cols.group(2)} fields but the header has {cols.group(1)}; check for a missing "
+                  "or extra separator or an unclosed quote")
+    else:
+        reason = "is not well-formed CSV: " + message.splitlines()[0]
+    return Problem(label, reason, row=int(line.group(1)) if line else None)
+
+
 def _csv_record_rows(path: Path, encoding: str, delimiter: str) -> list[int]:
     """Sheet row of every non-blank data record, as Excel numbers the rows of the CSV."""
     rows: list[int] = []
@@ -198,7 +227,10 @@ def _csv_record_rows(path: Path, encoding: str, delimiter: str) -> list[int]:
 
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: str,
               encoding: str | None = None, tmpdir: Path | None = None) -> Staged:
-    """Load a CSV into temporary table ``name`` (all text) with canonical column names."""
+    """Prepare a CSV for import: encoding, delimiter and headers checked, text read lazily.
+
+    Files that are not UTF-8 are transcoded into ``tmpdir``, which must outlive the import.
+    """
     label = path.name
     if not path.exists():
         raise ReadError([Problem(label, f"file not found: {path}")])
@@ -225,22 +257,14 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: st
     source = path
     if enc not in ("utf-8", "utf-8-sig"):
         source = _transcode(path, enc, tmpdir or Path(tempfile.gettempdir()))
-    ncols = len(headers)
-    colspec = {f"c{i}": "VARCHAR" for i in range(ncols)}
+    colspec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
     select = ", ".join(f'c{pos} AS "{canon}"' for canon, (_, pos) in found.items())
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select} FROM read_csv(?, delim=?, quote='\"', "
-            "escape='\"', header=false, skip=1, columns=?, null_padding=true, strict_mode=false, "
-            "auto_detect=false, encoding='utf-8')",
-            [str(source), delim, colspec])
-    except duckdb.Error as exc:
-        raise ReadError([Problem(label, f"is not a well-formed CSV: {str(exc).splitlines()[0]}")]) from None
-    finally:
-        if source != path:
-            os.unlink(source)
-    return Staged(path, table, name, None,
-                  {c: (h, column_letter(p)) for c, (h, p) in found.items()}, ignored, enc, delimiter=delim)
+    quoted = "'" + str(source).replace("'", "''") + "'"
+    delim_sql = "'" + delim.replace("'", "''") + "'"
+    sql = (f"SELECT {select} FROM read_csv({quoted}, delim={delim_sql}, quote='\"', escape='\"', header=false, "
+           f"skip=1, columns={colspec}, auto_detect=false, encoding='utf-8')")
+    return Staged(path, table, name, None, {c: (h, column_letter(p)) for c, (h, p) in found.items()},
+                  ignored, enc, delimiter=delim, source=sql)
 
 
 # --- XLSX ----------------------------------------------------------------------------------
@@ -315,14 +339,14 @@ def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: s
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, path: str | Path, table: Table, name: str, *,
-               sheet: str | None = None, encoding: str | None = None) -> Staged:
+               sheet: str | None = None, encoding: str | None = None, tmpdir: Path | None = None) -> Staged:
     """Stage a CSV/TXT or XLSX file by its extension."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return stage_xlsx(con, path, table, name, sheet)
     if suffix in (".csv", ".txt", ".tsv"):
-        return stage_csv(con, path, table, name, encoding)
+        return stage_csv(con, path, table, name, encoding, tmpdir)
     if suffix == ".xls":
         raise ReadError([Problem(path.name, "old Excel .xls files are not supported: save it as .xlsx or CSV")])
     raise ReadError([Problem(path.name, f"unsupported file type {suffix!r}: use .csv or .xlsx")])
