@@ -7,10 +7,15 @@ input (every problem printed to stderr), 1 anything else.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
 from workbench.paths import ENV_DB, default_db_path
+
+#: Stage modules that add their own subcommands: each defines ``register(subparsers)`` adding parsers
+#: whose ``func(args) -> int`` is run. The common ``--db`` option is in ``args.db``.
+COMMAND_MODULES: list[str] = []
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -87,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="print what the store holds")
     p.set_defaults(func=_cmd_summary)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -33,9 +33,18 @@ def write_customer_table(db: Path, target: Path) -> None:
         write_frame(wb, "customers", customer_table(db))
 
 
+def _surveys_step(business_dir: Path, business: str, log: Callable[[str], None]) -> None:
+    from workbench.surveys.design import design_demo_surveys
+
+    designs = design_demo_surveys(business_dir / "workbench.duckdb", business_dir / "surveys", as_of=DEMO_AS_OF)
+    log(f"{business}: designed {len(designs)} survey(s) with field exports under {business_dir / 'surveys'}")
+
+
 def demo_steps() -> list[tuple[str, DemoStep]]:
     """The steps of the demo job after the data import, in order."""
-    return []
+    from workbench.scoring.demo_step import scoring_demo_step
+
+    return [("scoring", scoring_demo_step), ("survey design", _surveys_step)]
 
 
 def run_demo(out: str | Path | None = None, n_customers: dict[str, int] | None = None, seed: int = 0,
