@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.data.problems import column_letter
 from workbench.reports.files import display_width, excel_workbook
 from workbench.surveys.lint import DEFAULT_SLOTS
 from workbench.surveys.template import Survey, label, skip_hint
@@ -222,7 +223,7 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
         list_ref: dict[str, str] = {}
         groups = list(choices.groupby("list", sort=False))
         for j, (name, grp) in enumerate(groups):
-            letter = _col_letter(j)
+            letter = column_letter(j)
             list_ref[name] = f"='{LISTS_SHEET}'!${letter}$2:${letter}${len(grp) + 1}"
 
         # interviewer sheets
@@ -294,15 +295,6 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
              ("created_at", (created_at or dt.datetime.now()).isoformat(timespec="seconds")),
              ("interviewers", "|".join(order))], columns=["key", "value"]))
     return path
-
-
-def _col_letter(j: int) -> str:
-    s = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 def _hidden_frame(wb, name: str, df: pd.DataFrame) -> None:
@@ -386,7 +378,7 @@ def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
                 if h in by_header:
                     colmap[by_header[h].key] = (j, by_header[h])
                 elif h:
-                    problems.append(f"{path.name}: sheet {sheet!r}, row 1, column {_col_letter(j)}: "
+                    problems.append(f"{path.name}: sheet {sheet!r}, row 1, column {column_letter(j)}: "
                                     f"unknown header {h!r} (headers must stay as written)")
             lost = [h for h, r in by_header.items() if r.key not in colmap and r.kind != "notes"]
             if lost:
@@ -402,7 +394,7 @@ def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
                 status = to_code["status"].get(status_text) if status_text else ""
                 if status is None:
                     problems.append(f"{path.name}: sheet {sheet!r}, row {i}, column "
-                                    f"{_col_letter(colmap['status'][0])}: unknown status {status_text!r}")
+                                    f"{column_letter(colmap['status'][0])}: unknown status {status_text!r}")
                     continue
                 base = {"survey_id": meta.get("survey_id"), "case_id": values["case_id"],
                         "customer_id": values.get("customer_id", ""), "interviewer": sheet, "status": status or ""}
@@ -420,7 +412,7 @@ def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
                         continue
                     code = to_code.get(col.question, {}).get(text)
                     if code is None:
-                        problems.append(f"{path.name}: sheet {sheet!r}, row {i}, column {_col_letter(j)} "
+                        problems.append(f"{path.name}: sheet {sheet!r}, row {i}, column {column_letter(j)} "
                                         f"({col.header}): {text!r} is not one of the allowed answers")
                         continue
                     grouped.setdefault(col.question, []).append((int(col.slot), code))
