@@ -17,7 +17,7 @@ from workbench.scoring.stages import STAGE_LABELS
 
 #: Fonts tried for Chinese labels, in order (Windows, macOS, Linux); DejaVu Sans last for Latin text.
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "SimHei",
-             "WenQuanYi Zen Hei", "Arial Unicode MS", "DejaVu Sans"]
+             "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK JP", "Arial Unicode MS", "DejaVu Sans"]
 
 
 def use_cjk_font() -> None:
