@@ -1,0 +1,344 @@
+"""The statistical tests of a round evaluation, each a thin, explicit wrapper returning a tidy one-row frame.
+
+Every function states the choices that libraries otherwise make silently:
+two-proportion z test with the pooled variance (statsmodels), chi-square
+*without* Yates' correction (so it equals z squared), Fisher's exact test when
+an expected count is below 5, Newcombe's interval for a difference of
+proportions and Wilson's for one proportion (statsmodels defaults to the
+normal interval), Welch's t (never Student's), Holm or Benjamini-Hochberg
+named explicitly (``multipletests`` defaults to Holm-Sidak). Effect sizes are
+signed: positive means the treated group is higher.
+
+The bootstrap is vectorised NumPy that never builds an n x resamples index
+matrix: spend is mostly zeros, and a resample's sum depends only on how many
+draws land on the non-zero values and which, so each resample draws a
+binomial count and then only that many indices (exactly the ordinary
+bootstrap, at a cost proportional to the non-zero values), in chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+#: Corrections accepted for families of tests (``multipletests`` names).
+CORRECTIONS = ("holm", "fdr_bh", "bonferroni", "none")
+#: Default number of bootstrap resamples.
+RESAMPLES = 2000
+
+
+def _z(alpha: float) -> float:
+    return float(st.norm.ppf(1 - alpha / 2))
+
+
+def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of one proportion (statsmodels ``method='wilson'``, stated: its default is normal)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n == 0:
+        return (math.nan, math.nan)
+    lo, hi = proportion_confint(x, n, alpha=alpha, method="wilson")
+    return float(lo), float(hi)
+
+
+def cohen_h(p1: float, p2: float) -> float:
+    """Cohen's h for two proportions, signed (positive when ``p1 > p2``)."""
+    return float(2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2)))
+
+
+def two_proportions(x_t: int, n_t: int, x_h: int, n_h: int, alpha: float = 0.05) -> pd.DataFrame:
+    """Treated vs holdout rates: z test, chi-square (no Yates), Fisher where small, Newcombe CI, lift, Cohen's h.
+
+    ``lift`` is the relative difference ``p_t / p_h - 1`` with a log (Katz)
+    interval of the risk ratio; it is missing when the holdout rate is 0.
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
+    x_t, n_t, x_h, n_h = int(x_t), int(n_t), int(x_h), int(n_h)
+    p_t = x_t / n_t if n_t else math.nan
+    p_h = x_h / n_h if n_h else math.nan
+    out = {"n_treat": n_t, "n_hold": n_h, "x_treat": x_t, "x_hold": x_h, "rate_treat": p_t, "rate_hold": p_h}
+    out["rate_treat_lo"], out["rate_treat_hi"] = wilson_interval(x_t, n_t, alpha)
+    out["rate_hold_lo"], out["rate_hold_hi"] = wilson_interval(x_h, n_h, alpha)
+    out["diff"] = p_t - p_h
+    nan = math.nan
+    z = p = chi2 = chi2_p = fisher_p = lo = hi = lift = lift_lo = lift_hi = h = min_exp = nan
+    if n_t and n_h:
+        table = np.array([[x_t, n_t - x_t], [x_h, n_h - x_h]])
+        pooled = (x_t + x_h) / (n_t + n_h)
+        expected = np.outer(table.sum(1), table.sum(0)) / table.sum()
+        min_exp = float(expected.min())
+        if 0 < pooled < 1:
+            z, p = (float(v) for v in proportions_ztest([x_t, x_h], [n_t, n_h], alternative="two-sided"))
+            chi2, chi2_p, _, _ = st.chi2_contingency(table, correction=False)
+            chi2, chi2_p = float(chi2), float(chi2_p)
+        else:  # everyone or no one came back in both arms: no difference to test
+            z, p, chi2, chi2_p = 0.0, 1.0, 0.0, 1.0
+        if min_exp < 5:
+            fisher_p = float(st.fisher_exact(table, alternative="two-sided").pvalue)
+        lo, hi = (float(v) for v in confint_proportions_2indep(
+            x_t, n_t, x_h, n_h, method="newcomb", compare="diff", alpha=alpha))
+        h = cohen_h(p_t, p_h)
+        if x_h > 0 and x_t > 0:
+            lift = p_t / p_h - 1
+            se = math.sqrt(1 / x_t - 1 / n_t + 1 / x_h - 1 / n_h)
+            lift_lo = math.exp(math.log(p_t / p_h) - _z(alpha) * se) - 1
+            lift_hi = math.exp(math.log(p_t / p_h) + _z(alpha) * se) - 1
+        elif x_h > 0:
+            lift = -1.0
+    out.update({"diff_lo": lo, "diff_hi": hi, "z": z, "p_val": p, "chi2": chi2, "chi2_p": chi2_p,
+                "min_expected": min_exp, "fisher_p": fisher_p, "lift": lift, "lift_lo": lift_lo,
+                "lift_hi": lift_hi, "cohen_h": h})
+    return pd.DataFrame([out])
+
+
+def _clean(a) -> np.ndarray:
+    a = np.asarray(a, dtype=float)
+    return a[~np.isnan(a)]
+
+
+def welch(x, y, alpha: float = 0.05) -> pd.DataFrame:
+    """Welch's t test of ``mean(x) - mean(y)`` (scipy ``equal_var=False``) with its CI and a signed Cohen's d.
+
+    Cohen's d uses the pooled standard deviation (the classic definition), signed.
+    """
+    x, y = _clean(x), _clean(y)
+    mx, my = (float(x.mean()) if len(x) else math.nan), (float(y.mean()) if len(y) else math.nan)
+    out = {"n_treat": len(x), "n_hold": len(y), "mean_treat": mx, "mean_hold": my, "diff": mx - my}
+    t = p = df = lo = hi = d = math.nan
+    if len(x) >= 2 and len(y) >= 2:
+        vx, vy = x.var(ddof=1), y.var(ddof=1)
+        if vx + vy > 0:
+            res = st.ttest_ind(x, y, equal_var=False)
+            t, p, df = float(res.statistic), float(res.pvalue), float(res.df)
+            ci = res.confidence_interval(confidence_level=1 - alpha)
+            lo, hi = float(ci.low), float(ci.high)
+            pooled = math.sqrt(((len(x) - 1) * vx + (len(y) - 1) * vy) / (len(x) + len(y) - 2))
+            d = (mx - my) / pooled
+        else:
+            lo = hi = mx - my
+    out.update({"diff_lo": lo, "diff_hi": hi, "t": t, "df": df, "p_val": p, "cohen_d": d})
+    return pd.DataFrame([out])
+
+
+def mann_whitney(x, y) -> pd.DataFrame:
+    """Mann-Whitney U (scipy, two-sided, ``method='auto'``, continuity correction) with the rank-biserial r.
+
+    ``U`` is the statistic of ``x``; ``rank_biserial = 2U/(n_x n_y) - 1`` is
+    positive when ``x`` tends to be larger.
+    """
+    x, y = _clean(x), _clean(y)
+    u = p = r = math.nan
+    if len(x) and len(y):
+        res = st.mannwhitneyu(x, y, alternative="two-sided", method="auto", use_continuity=True)
+        u, p = float(res.statistic), float(res.pvalue)
+        r = 2 * u / (len(x) * len(y)) - 1
+    return pd.DataFrame([{"n_treat": len(x), "n_hold": len(y), "U": u, "p_val": p, "rank_biserial": r}])
+
+
+def bootstrap_means(values, resamples: int = RESAMPLES, rng: np.random.Generator | None = None,
+                    max_draws: int = 4_000_000) -> np.ndarray:
+    """Means of ``resamples`` ordinary bootstrap resamples of ``values``, without an n x resamples matrix.
+
+    A resample's sum only depends on the draws that land on non-zero values:
+    their number is Binomial(n, k/n) and, given it, they are uniform over
+    the k non-zero values. Draws are made in chunks of at most ``max_draws``.
+    """
+    rng = rng if rng is not None else np.random.default_rng()
+    v = _clean(values)
+    n = len(v)
+    if n == 0:
+        return np.full(resamples, math.nan)
+    nz = v[v != 0]
+    k = len(nz)
+    if k == 0:
+        return np.zeros(resamples)
+    counts = rng.binomial(n, k / n, size=resamples) if k < n else np.full(resamples, n)
+    sums = np.empty(resamples)
+    start = 0
+    while start < resamples:
+        csum = np.cumsum(counts[start:])
+        stop = start + max(1, int(np.searchsorted(csum, max_draws, side="right")))
+        chunk = counts[start:stop]
+        idx = rng.integers(0, k, size=int(chunk.sum()))
+        drawn = nz[idx]
+        bounds = np.r_[0, np.cumsum(chunk)[:-1]]
+        part = np.zeros(len(chunk))
+        has = chunk > 0
+        if has.any():
+            part[has] = np.add.reduceat(drawn, bounds[has])
+        sums[start:stop] = part
+        start = stop
+    return sums / n
+
+
+def bootstrap_mean_diff(x, y, alpha: float = 0.05, resamples: int = RESAMPLES,
+                        seed: int | np.random.Generator | None = 0) -> pd.DataFrame:
+    """Percentile bootstrap CI of ``mean(x) - mean(y)`` and of the ratio ``mean(x)/mean(y) - 1`` (arms resampled apart)."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    x, y = _clean(x), _clean(y)
+    bx, by = bootstrap_means(x, resamples, rng), bootstrap_means(y, resamples, rng)
+    diff = bx - by
+    q = [alpha / 2, 1 - alpha / 2]
+    lo, hi = np.quantile(diff, q) if len(x) and len(y) else (math.nan, math.nan)
+    mx, my = (x.mean() if len(x) else math.nan), (y.mean() if len(y) else math.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = bx / by - 1
+    ok = np.isfinite(ratio)
+    rlo, rhi = np.quantile(ratio[ok], q) if ok.mean() > 0.99 else (math.nan, math.nan)
+    return pd.DataFrame([{"n_treat": len(x), "n_hold": len(y), "diff": float(mx - my),
+                          "boot_lo": float(lo), "boot_hi": float(hi), "boot_se": float(np.std(diff, ddof=1)),
+                          "lift": float(mx / my - 1) if my else math.nan, "lift_lo": float(rlo),
+                          "lift_hi": float(rhi), "resamples": int(resamples)}])
+
+
+def bootstrap_indices_reference(values, resamples: int, seed: int) -> np.ndarray:
+    """The textbook bootstrap (index matrix): only for checking :func:`bootstrap_means` on small data."""
+    rng = np.random.default_rng(seed)
+    v = _clean(values)
+    idx = rng.integers(0, len(v), size=(resamples, len(v)))
+    return v[idx].mean(axis=1)
+
+
+def mcnemar(table) -> pd.DataFrame:
+    """McNemar's test of a paired 2x2 table ``[[a, b], [c, d]]`` (before rows, after columns).
+
+    Reports the exact (binomial) p-value and the chi-square without continuity
+    correction, ``(b - c)^2 / (b + c)`` (statsmodels ``exact=False, correction=False``).
+    """
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    t = np.asarray(table, dtype=float)
+    b, c = t[0, 1], t[1, 0]
+    if b + c == 0:
+        return pd.DataFrame([{"b": int(b), "c": int(c), "chi2": 0.0, "p_chi2": 1.0, "p_exact": 1.0}])
+    exact = sm_mcnemar(t, exact=True)
+    chi = sm_mcnemar(t, exact=False, correction=False)
+    return pd.DataFrame([{"b": int(b), "c": int(c), "chi2": float(chi.statistic), "p_chi2": float(chi.pvalue),
+                          "p_exact": float(exact.pvalue)}])
+
+
+def paired_table(before, after) -> np.ndarray:
+    """2x2 table of paired booleans: rows before (yes, no), columns after (yes, no)."""
+    b, a = np.asarray(before, bool), np.asarray(after, bool)
+    return np.array([[np.sum(b & a), np.sum(b & ~a)], [np.sum(~b & a), np.sum(~b & ~a)]])
+
+
+def paired(before, after, alpha: float = 0.05) -> pd.DataFrame:
+    """Paired t test and Wilcoxon signed-rank test of ``after - before`` (scipy; zero differences dropped, ``zero_method='wilcox'``)."""
+    b, a = np.asarray(before, float), np.asarray(after, float)
+    d = a - b
+    out = {"n": len(d), "mean_before": float(b.mean()) if len(d) else math.nan,
+           "mean_after": float(a.mean()) if len(d) else math.nan, "diff": float(d.mean()) if len(d) else math.nan}
+    t = p_t = lo = hi = w = p_w = math.nan
+    if len(d) >= 2 and d.var() > 0:
+        res = st.ttest_rel(a, b)
+        t, p_t = float(res.statistic), float(res.pvalue)
+        ci = res.confidence_interval(confidence_level=1 - alpha)
+        lo, hi = float(ci.low), float(ci.high)
+    if np.count_nonzero(d) > 0:
+        res = st.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+        w, p_w = float(res.statistic), float(res.pvalue)
+    out.update({"diff_lo": lo, "diff_hi": hi, "t": t, "p_t": p_t, "W": w, "p_wilcoxon": p_w})
+    return pd.DataFrame([out])
+
+
+def did(treat, pre, post, groups=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Difference-in-differences as the OLS interaction ``y ~ treat*post``, cluster-robust by customer.
+
+    Inputs are per customer (arm as 0/1, pre- and post-period outcome); the
+    long frame has two rows per customer, clustered on the customer.
+    """
+    import statsmodels.formula.api as smf
+
+    treat = np.asarray(treat, dtype=float)
+    n = len(treat)
+    groups = np.arange(n) if groups is None else pd.factorize(np.asarray(groups))[0]
+    long = pd.DataFrame({"y": np.r_[np.asarray(pre, float), np.asarray(post, float)],
+                         "treat": np.r_[treat, treat], "post": np.r_[np.zeros(n), np.ones(n)],
+                         "g": np.r_[groups, groups]})
+    fit = smf.ols("y ~ treat * post", data=long).fit(cov_type="cluster", cov_kwds={"groups": long["g"]})
+    est, se = float(fit.params["treat:post"]), float(fit.bse["treat:post"])
+    lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat:post"])
+    return pd.DataFrame([{"did": est, "se": se, "did_lo": lo, "did_hi": hi,
+                          "p_val": float(fit.pvalues["treat:post"]), "n_customers": n}])
+
+
+def ancova(treat, pre, post, alpha: float = 0.05) -> pd.DataFrame:
+    """The CUPED/ANCOVA estimate: OLS ``post ~ treat + pre`` with HC1 robust errors; the ``treat`` coefficient."""
+    import statsmodels.formula.api as smf
+
+    frame = pd.DataFrame({"post": np.asarray(post, float), "treat": np.asarray(treat, float),
+                          "pre": np.asarray(pre, float)})
+    if frame["pre"].var() == 0:  # no pre-period variation: the adjustment is the plain difference
+        fit = smf.ols("post ~ treat", data=frame).fit(cov_type="HC1")
+    else:
+        fit = smf.ols("post ~ treat + pre", data=frame).fit(cov_type="HC1")
+    lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat"])
+    return pd.DataFrame([{"estimate": float(fit.params["treat"]), "se": float(fit.bse["treat"]),
+                          "est_lo": lo, "est_hi": hi, "p_val": float(fit.pvalues["treat"]),
+                          "pre_coef": float(fit.params.get("pre", math.nan)), "n": len(frame)}])
+
+
+def srm(observed: Sequence[int], planned_shares: Sequence[float]) -> pd.DataFrame:
+    """Sample-ratio mismatch: chi-square goodness of fit of the arm sizes against the planned split (scipy)."""
+    obs = np.asarray(observed, float)
+    shares = np.asarray(planned_shares, float)
+    expected = obs.sum() * shares / shares.sum()
+    if obs.sum() == 0:
+        return pd.DataFrame([{"chi2": math.nan, "p_val": math.nan}])
+    res = st.chisquare(obs, f_exp=expected)
+    return pd.DataFrame([{"chi2": float(res.statistic), "p_val": float(res.pvalue)}])
+
+
+def mde_proportion(n_t: int, n_h: int, baseline: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest rise over ``baseline`` detectable with ``power`` (statsmodels ``NormalIndPower`` on Cohen's h)."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if n_t < 2 or n_h < 2:
+        return math.nan
+    h = NormalIndPower().solve_power(effect_size=None, nobs1=n_t, alpha=alpha, power=power,
+                                     ratio=n_h / n_t, alternative="two-sided")
+    angle = math.asin(math.sqrt(min(max(baseline, 0.0), 1.0))) + float(h) / 2
+    return (math.sin(min(angle, math.pi / 2)) ** 2) - baseline
+
+
+def mde_mean(n_t: int, n_h: int, sd: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest detectable difference of means (statsmodels ``TTestIndPower`` effect size times ``sd``)."""
+    from statsmodels.stats.power import TTestIndPower
+
+    if n_t < 2 or n_h < 2 or not sd > 0:
+        return math.nan
+    d = TTestIndPower().solve_power(effect_size=None, nobs1=n_t, alpha=alpha, power=power,
+                                    ratio=n_h / n_t, alternative="two-sided")
+    return float(d) * sd
+
+
+def adjust(p_values, method: str = "holm", alpha: float = 0.05) -> np.ndarray:
+    """Adjusted p-values for a family of tests (statsmodels ``multipletests`` with ``method`` stated); NaN kept."""
+    from statsmodels.stats.multitest import multipletests
+
+    if method not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}")
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(len(p), math.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = p[ok] if method == "none" else multipletests(p[ok], alpha=alpha, method=method)[1]
+    return out
+
+
+def cap(values, percentile: float) -> tuple[np.ndarray, float]:
+    """Values capped (winsorised above) at a percentile of the positive values; returns (capped, cap).
+
+    Spend is mostly zeros, so the percentile is taken among buyers: the 99th
+    percentile of everyone would cap ordinary purchases.
+    """
+    v = np.asarray(values, float)
+    pos = v[v > 0]
+    limit = float(np.percentile(pos, percentile)) if len(pos) else math.inf
+    return np.minimum(v, limit), limit
