@@ -91,3 +91,43 @@ CREATE TABLE IF NOT EXISTS contact_attempts (
     notes          VARCHAR,
     source_file    VARCHAR
 );
+
+-- Campaign stage (issue 6; documented in docs/campaigns.md). Columns added to the tables above.
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS playbook VARCHAR;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS playbook_file VARCHAR;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS scores_as_of DATE;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS planned_cost DECIMAL(14,2);
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS holdout_draw INTEGER;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS filters JSON;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS closed_at TIMESTAMP;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS reason_family VARCHAR;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS colour VARCHAR;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS team VARCHAR;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS priority INTEGER;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS value DOUBLE;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS contact_cost DOUBLE;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS bundle_cost DOUBLE;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS bundle_categories VARCHAR;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS valid_until DATE;
+ALTER TABLE contact_attempts ADD COLUMN IF NOT EXISTS attempts INTEGER;
+ALTER TABLE contact_attempts ADD COLUMN IF NOT EXISTS imported_at TIMESTAMP;
+
+-- Bundle -> spend categories per campaign, so the evaluation can judge "did they buy what was offered".
+CREATE TABLE IF NOT EXISTS campaign_bundles (
+    campaign_id    VARCHAR NOT NULL,
+    bundle         VARCHAR NOT NULL,
+    category       VARCHAR NOT NULL,
+    kind           VARCHAR,              -- full_plan / favourite
+    cost           DOUBLE,
+    valid_days     INTEGER,
+    PRIMARY KEY (campaign_id, bundle, category)
+);
+
+-- Customers who asked not to be contacted again (from call-team workbooks); every later round skips them.
+-- Kept apart from customers.do_not_contact so a later CRM re-import cannot undo the request.
+CREATE TABLE IF NOT EXISTS do_not_contact (
+    customer_id    VARCHAR PRIMARY KEY,
+    round_id       VARCHAR,
+    source_file    VARCHAR,
+    recorded_at    TIMESTAMP NOT NULL
+);
