@@ -131,3 +131,28 @@ CREATE TABLE IF NOT EXISTS do_not_contact (
     source_file    VARCHAR,
     recorded_at    TIMESTAMP NOT NULL
 );
+
+-- Response analysis (issue 5): where each answer came from, so re-imports replace instead of adding,
+-- and one row per case with its final status (completed / refused / not_reached / call_back), so cases
+-- without answers still count in the response rates.
+ALTER TABLE survey_responses ADD COLUMN IF NOT EXISTS case_id VARCHAR;
+ALTER TABLE survey_responses ADD COLUMN IF NOT EXISTS source_sheet VARCHAR;
+ALTER TABLE survey_responses ADD COLUMN IF NOT EXISTS source_row INTEGER;
+ALTER TABLE survey_responses ADD COLUMN IF NOT EXISTS submission_key VARCHAR;
+ALTER TABLE survey_responses ADD COLUMN IF NOT EXISTS imported_at TIMESTAMP;
+
+CREATE TABLE IF NOT EXISTS survey_cases (
+    survey_id      VARCHAR NOT NULL,
+    case_id        VARCHAR NOT NULL,
+    customer_id    VARCHAR NOT NULL,
+    status         VARCHAR NOT NULL,     -- completed / refused / not_reached / call_back
+    interviewer    VARCHAR,
+    attempts       INTEGER,
+    answered_at    TIMESTAMP,
+    source_file    VARCHAR,
+    source_sheet   VARCHAR,
+    source_row     INTEGER,
+    submission_key VARCHAR,
+    imported_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (survey_id, case_id)
+);

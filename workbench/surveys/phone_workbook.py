@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from workbench.data.problems import column_letter
+from workbench.data.problems import Problem, column_letter
 from workbench.reports.files import display_width, excel_workbook
 from workbench.surveys.lint import DEFAULT_SLOTS
 from workbench.surveys.template import Survey, label, skip_hint
@@ -313,18 +313,28 @@ def _hidden_frame(wb, name: str, df: pd.DataFrame) -> None:
 
 
 class WorkbookReadError(ValueError):
-    """A filled-in workbook could not be read; the message names file, sheet, row and column."""
+    """A filled-in workbook could not be read; the message names file, sheet, row and column.
+
+    ``problems`` holds each fault as a :class:`workbench.data.problems.Problem`."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        self.problems = list(problems or [])
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
 class PhoneWorkbookData:
     """``cases``: one row per case (survey_id, case_id, customer_id, interviewer, role, status, attempts,
-    call_date, notes); ``answers``: one row per answered question (survey_id, case_id, customer_id,
-    interviewer, status, question, answer) with choice codes, multiple choice and ranking as
-    space-separated codes in slot order (as ODK stores them)."""
+    call_date, notes, sheet, row); ``answers``: one row per answered question (survey_id, case_id, customer_id,
+    interviewer, status, question, answer, sheet, row, column, header) with choice codes, multiple choice and
+    ranking as space-separated codes in slot order (as ODK stores them); ``columns``: where each column key
+    sits on each interviewer sheet (sheet, key, question, kind, column letter, header); ``problems``: what
+    was wrong (only filled when read with ``strict=False``; the bad values are left out)."""
 
     cases: pd.DataFrame
     answers: pd.DataFrame
+    columns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    problems: tuple[Problem, ...] = ()
 
 
 def _sheet_frame(wb, name: str) -> pd.DataFrame:
@@ -344,16 +354,26 @@ def _cell_text(v: object) -> str:
     return str(v).strip()
 
 
-def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
-    """Read a filled-in call-team workbook back into tidy frames (all or nothing)."""
+def read_phone_workbook(path: str | Path, *, strict: bool = True) -> PhoneWorkbookData:
+    """Read a filled-in call-team workbook back into tidy frames.
+
+    ``strict`` (default): all or nothing, every problem raised at once as :class:`WorkbookReadError`.
+    ``strict=False``: problems are returned in ``.problems`` and the offending values left out, so a
+    caller can drop whole rows (valid-rows-only imports); a file-level fault still raises.
+    """
     import openpyxl
 
     path = Path(path)
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zip/xml errors: not an xlsx at all
+        raise WorkbookReadError(f"{path.name}: cannot be opened as an xlsx workbook ({exc})",
+                                [Problem(path.name, f"cannot be opened as an xlsx workbook ({exc})")]) from exc
     try:
         for name in (COLUMNS_SHEET, CHOICES_SHEET, META_SHEET):
             if name not in wb.sheetnames:
-                raise WorkbookReadError(f"{path.name}: sheet {name!r} is missing: not a workbench call workbook")
+                reason = f"sheet {name!r} is missing: not a workbench call workbook"
+                raise WorkbookReadError(f"{path.name}: {reason}", [Problem(path.name, reason)])
         layout = _sheet_frame(wb, COLUMNS_SHEET)
         choices = _sheet_frame(wb, CHOICES_SHEET)
         meta = dict(_sheet_frame(wb, META_SHEET).itertuples(index=False))
@@ -365,7 +385,15 @@ def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
             m[str(r.code)] = str(r.code)
         for code, labs in STATUS.items():
             to_code["status"].update({labs["zh"]: code, labs["en"]: code, code: code})
-        case_rows, answer_rows, problems = [], [], []
+        case_rows, answer_rows, column_rows = [], [], []
+        problems: list[Problem] = []
+        expected = [s for s in str(meta.get("interviewers") or "").split("|") if s]
+        taken = set(SYSTEM_SHEETS)
+        for interviewer in expected:
+            sheet_name = _sheet_name(interviewer, taken)
+            if sheet_name not in wb.sheetnames:
+                problems.append(Problem(path.name, f"the interviewer sheet {sheet_name!r} is missing (deleted or "
+                                        "renamed?); its cases cannot be read", sheet=sheet_name))
         for sheet in wb.sheetnames:
             if sheet in SYSTEM_SHEETS:
                 continue
@@ -377,30 +405,40 @@ def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
             for j, h in enumerate(header):
                 if h in by_header:
                     colmap[by_header[h].key] = (j, by_header[h])
+                    column_rows.append({"sheet": sheet, "key": by_header[h].key, "question": by_header[h].question,
+                                        "kind": by_header[h].kind, "column": column_letter(j), "header": h})
                 elif h:
-                    problems.append(f"{path.name}: sheet {sheet!r}, row 1, column {column_letter(j)}: "
-                                    f"unknown header {h!r} (headers must stay as written)")
+                    problems.append(Problem(path.name, "unknown header (headers must stay as written)", sheet=sheet,
+                                            row=1, column=h, header=h, letter=column_letter(j)))
             lost = [h for h, r in by_header.items() if r.key not in colmap and r.kind != "notes"]
             if lost:
-                problems.append(f"{path.name}: sheet {sheet!r}: column(s) {lost} are missing")
+                problems.append(Problem(path.name, f"column(s) {lost} are missing", sheet=sheet, row=1))
                 continue
             for i, row in enumerate(rows[1:], start=2):
                 values = {k: _cell_text(row[j]) if j < len(row) else "" for k, (j, _) in colmap.items()}
                 if not values.get("case_id"):
                     if any(v for k, v in values.items() if k not in ("case_id",)):
-                        problems.append(f"{path.name}: sheet {sheet!r}, row {i}: answers without a case ID")
+                        j = colmap["case_id"][0]
+                        problems.append(Problem(path.name, "answers without a case ID", sheet=sheet, row=i,
+                                                column="case_id", header=header[j], letter=column_letter(j)))
                     continue
                 status_text = values.get("status", "")
                 status = to_code["status"].get(status_text) if status_text else ""
                 if status is None:
-                    problems.append(f"{path.name}: sheet {sheet!r}, row {i}, column "
-                                    f"{column_letter(colmap['status'][0])}: unknown status {status_text!r}")
+                    j = colmap["status"][0]
+                    problems.append(Problem(path.name, "unknown status (use the dropdown: "
+                                            + " / ".join(f"{v['zh']} / {v['en']}" for v in STATUS.values()) + ")",
+                                            sheet=sheet, row=i, column="status", header=header[j],
+                                            letter=column_letter(j), value=status_text))
                     continue
                 base = {"survey_id": meta.get("survey_id"), "case_id": values["case_id"],
                         "customer_id": values.get("customer_id", ""), "interviewer": sheet, "status": status or ""}
                 case_rows.append({**base, "role": values.get("role", ""), "attempts": values.get("attempts", ""),
-                                  "call_date": values.get("call_date", ""), "notes": values.get("notes", "")})
+                                  "call_date": values.get("call_date", ""), "notes": values.get("notes", ""),
+                                  "sheet": sheet, "row": i})
+                where = {"sheet": sheet, "row": i}
                 grouped: dict[str, list[tuple[int, str]]] = {}
+                first_col: dict[str, tuple[str, str]] = {}
                 for key, (j, col) in colmap.items():
                     if col.kind not in ("answer", "slot", "other_text"):
                         continue
@@ -408,21 +446,32 @@ def read_phone_workbook(path: str | Path) -> PhoneWorkbookData:
                     if not text:
                         continue
                     if col.kind == "other_text" or col.type in ("free_text", "number"):
-                        answer_rows.append({**base, "question": key, "answer": text})
+                        answer_rows.append({**base, "question": key, "answer": text, **where,
+                                            "column": column_letter(j), "header": header[j]})
                         continue
                     code = to_code.get(col.question, {}).get(text)
                     if code is None:
-                        problems.append(f"{path.name}: sheet {sheet!r}, row {i}, column {column_letter(j)} "
-                                        f"({col.header}): {text!r} is not one of the allowed answers")
+                        problems.append(Problem(path.name, "is not one of the allowed answers", sheet=sheet, row=i,
+                                                column=col.question, header=header[j], letter=column_letter(j),
+                                                value=text))
                         continue
                     grouped.setdefault(col.question, []).append((int(col.slot), code))
+                    if col.question not in first_col or int(col.slot) <= 1:
+                        first_col[col.question] = (column_letter(j), header[j])
                 for q, picks in grouped.items():
                     codes = [c for _, c in sorted(picks)]
-                    answer_rows.append({**base, "question": q, "answer": " ".join(dict.fromkeys(codes))})
-        if problems:
-            raise WorkbookReadError(f"{path.name}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:50]))
+                    letter, head = first_col[q]
+                    answer_rows.append({**base, "question": q, "answer": " ".join(dict.fromkeys(codes)), **where,
+                                        "column": letter, "header": head})
+        if problems and strict:
+            raise WorkbookReadError(f"{path.name}: {len(problems)} problem(s):\n  "
+                                    + "\n  ".join(str(p) for p in problems[:50]), problems)
     finally:
         wb.close()
-    case_cols = ["survey_id", "case_id", "customer_id", "interviewer", "status", "role", "attempts", "call_date", "notes"]
-    ans_cols = ["survey_id", "case_id", "customer_id", "interviewer", "status", "question", "answer"]
-    return PhoneWorkbookData(pd.DataFrame(case_rows, columns=case_cols), pd.DataFrame(answer_rows, columns=ans_cols))
+    case_cols = ["survey_id", "case_id", "customer_id", "interviewer", "status", "role", "attempts", "call_date",
+                 "notes", "sheet", "row"]
+    ans_cols = ["survey_id", "case_id", "customer_id", "interviewer", "status", "question", "answer", "sheet", "row",
+                "column", "header"]
+    return PhoneWorkbookData(pd.DataFrame(case_rows, columns=case_cols), pd.DataFrame(answer_rows, columns=ans_cols),
+                             pd.DataFrame(column_rows, columns=["sheet", "key", "question", "kind", "column", "header"]),
+                             tuple(problems))
