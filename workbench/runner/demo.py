@@ -1,74 +1,69 @@
-"""The main job on the bundled demo data: build each demo business's store and write its results.
+"""The main job on the bundled demo data: the demo month (2026-10) of each demo business, through ``workbench run``.
 
-Everything is built in a temporary folder beside the target and swapped into
-place at the end, so a failed demo run leaves the previous ``outputs/demo``
-untouched.
+Each business's month runs the pipeline in ``config/pipelines/demo.yaml`` (the
+dealership) or ``demo_phone_brand.yaml``: a demo-only hook writes the seeded
+export files into the month's drop folder, then the same notebooks as a real
+monthly run import them, score, design surveys, and so on. The results carry
+the monthly layout and ``run.json`` manifest under
+``outputs/demo/<business>/2026-10/``. The whole of ``outputs/demo`` is built in a
+temporary folder beside it and swapped into place at the end, so a failed demo
+run leaves the previous one untouched.
 """
 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from workbench.data.demo import BUSINESSES, DEMO_AS_OF, build_demo_db
-from workbench.data.summary import customer_table, data_summary
+from workbench.data.demo import BUSINESSES, DEMO_AS_OF, generate, write_demo_files
 from workbench.paths import outputs_dir
-from workbench.reports.files import excel_workbook, write_frame
+from workbench.runner.config import CONFIG_DIR
+from workbench.runner.import_step import write_customer_table, write_data_summary  # noqa: F401 (kept API)
 
-#: Extra steps later stages add to the demo: f(business_dir, business, log) run after the import.
+#: Extra Python steps f(business_dir, business, log), run on a business's finished demo month folder.
 DemoStep = Callable[[Path, str, Callable[[str], None]], None]
+DEMO_MONTH = f"{DEMO_AS_OF:%Y-%m}"
+DEMO_CONFIGS = {"dealership": CONFIG_DIR / "demo.yaml", "phone_brand": CONFIG_DIR / "demo_phone_brand.yaml"}
 
 
-def write_data_summary(db: Path, target: Path) -> None:
-    """The imported-data summary workbook: one sheet per aspect."""
-    with excel_workbook(target) as wb:
-        for name, frame in data_summary(db).items():
-            write_frame(wb, name, frame)
-
-
-def write_customer_table(db: Path, target: Path) -> None:
-    with excel_workbook(target) as wb:
-        write_frame(wb, "customers", customer_table(db))
-
-
-def _surveys_step(business_dir: Path, business: str, log: Callable[[str], None]) -> None:
-    from workbench.surveys.design import design_demo_surveys
-
-    designs = design_demo_surveys(business_dir / "workbench.duckdb", business_dir / "surveys", as_of=DEMO_AS_OF)
-    log(f"{business}: designed {len(designs)} survey(s) with field exports under {business_dir / 'surveys'}")
+def write_demo_inputs(business_dir: Path, business: str, log: Callable[[str], None], *,
+                      folder: str | Path | None = None, customers: int | None = None, seed: int = 0) -> dict:
+    """Demo-only pipeline hook: write the business's seeded export files (XLSX/CSV, Chinese and English
+    headers, GB18030 and UTF-8) into the drop folder, as its systems would."""
+    data = generate(business, customers, seed=seed)
+    files = write_demo_files(data, Path(folder) if folder else Path(business_dir) / "input_files")
+    log(f"{business}: demo export files for {len(data.customers):,} customers, {len(data.transactions):,} "
+        f"transactions, {len(data.events):,} events written")
+    return files
 
 
 def demo_steps() -> list[tuple[str, DemoStep]]:
-    """The steps of the demo job after the data import, in order."""
-    from workbench.scoring.demo_step import scoring_demo_step
-
-    return [("scoring", scoring_demo_step), ("survey design", _surveys_step)]
+    """Python steps run after a business's demo month, on its month folder (stages without a notebook)."""
+    return []
 
 
 def run_demo(out: str | Path | None = None, n_customers: dict[str, int] | None = None, seed: int = 0,
-             log: Callable[[str], None] = print) -> Path:
-    """Build the demo stores and results under ``out`` (default ``outputs/demo``); returns the folder."""
+             log: Callable[[str], None] = print, progress: bool | None = None) -> Path:
+    """Run the demo month of every demo business under ``out`` (default ``outputs/demo``); returns the folder."""
+    from workbench.runner.pipeline import run_month
+
     target = Path(out) if out else outputs_dir() / "demo"
     tmp = target.with_name(f".{target.name}.partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     for business in BUSINESSES:
-        started = time.perf_counter()
-        bdir = tmp / business
-        db = bdir / "workbench.duckdb"
-        data = build_demo_db(db, business, (n_customers or {}).get(business), seed=seed,
-                             files_dir=bdir / "input_files")
-        write_data_summary(db, bdir / "data_summary.xlsx")
-        write_customer_table(db, bdir / "customers.xlsx")
-        log(f"{business}: {len(data.customers):,} customers, {len(data.transactions):,} transactions, "
-            f"{len(data.events):,} events imported as of {DEMO_AS_OF} ({time.perf_counter() - started:.1f} s)")
+        settings = {"variables.seed": seed}
+        if (n_customers or {}).get(business):
+            settings["variables.customers"] = n_customers[business]
+        outcome = run_month(DEMO_CONFIGS[business], DEMO_MONTH, settings=settings, outputs_root=tmp, log=log,
+                            progress=progress)
+        if outcome.status != "succeeded":
+            raise RuntimeError(f"demo month of {business} failed:\n{outcome.message}")
         for name, step in demo_steps():
-            started = time.perf_counter()
-            step(bdir, business, log)
-            log(f"{business}: {name} done ({time.perf_counter() - started:.1f} s)")
+            step(outcome.month_dir, business, log)
+            log(f"{business}: {name} done")
     old = target.with_name(f".{target.name}.old")
     if old.exists():
         shutil.rmtree(old)

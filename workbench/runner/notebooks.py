@@ -38,15 +38,68 @@ def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(notebook))
 
 
-def check_parameters(notebook: str | Path, parameters: dict[str, Any]) -> None:
-    """Refuse parameters the notebook does not declare (papermill itself only warns)."""
+def is_required(spec: dict[str, Any]) -> bool:
+    """A parameter is required when its inline comment starts with ``required`` (``x = None  # required: ...``)."""
+    return str(spec.get("help") or "").strip().lower().startswith("required")
+
+
+def default_value(spec: dict[str, Any]) -> Any:
+    """The declared default as a Python value, or ``...`` when it is not a plain literal."""
+    import ast
+
+    try:
+        return ast.literal_eval(str(spec.get("default")))
+    except (ValueError, SyntaxError):
+        return ...
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if value is None or default is None or default is ...:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def parameter_problems(notebook: str | Path, parameters: dict[str, Any], *, check_types: bool = True,
+                       supplied_later: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Everything wrong with ``parameters`` for ``notebook``: unknown names, required ones missing, and
+    (``check_types``) values whose type differs from the declared default's (an int passes for a float;
+    None always passes, it means "the notebook's default")."""
     declared = notebook_parameters(notebook)
     if not declared:
-        raise NotebookParameterError(f"{notebook}: no cell tagged 'parameters'")
+        return [f"{Path(notebook).name}: no cell tagged 'parameters'"]
+    problems = []
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
-        raise NotebookParameterError(
-            f"{Path(notebook).name}: unknown parameter(s) {unknown}; it declares {sorted(declared)}")
+        problems.append(f"unknown parameter(s) {unknown}; {Path(notebook).name} declares {sorted(declared)}")
+    missing = sorted(n for n, spec in declared.items()
+                     if is_required(spec) and parameters.get(n) is None and n not in supplied_later)
+    if missing:
+        problems.append(f"missing required parameter(s) {missing} of {Path(notebook).name}")
+    if check_types:
+        for name, value in parameters.items():
+            if name in declared:
+                default = default_value(declared[name])
+                if not _type_ok(value, default):
+                    problems.append(f"parameter {name!r} = {value!r} is a {type(value).__name__}, but "
+                                    f"{Path(notebook).name} declares {name} = {declared[name]['default']} "
+                                    f"({type(default).__name__})")
+    return problems
+
+
+def check_parameters(notebook: str | Path, parameters: dict[str, Any]) -> None:
+    """Refuse parameters the notebook does not declare (papermill itself only warns) and required ones
+    left out."""
+    problems = parameter_problems(notebook, parameters, check_types=False)
+    if problems:
+        raise NotebookParameterError(f"{Path(notebook).name}: " + "; ".join(problems))
 
 
 def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str, Any] | None = None,
@@ -76,3 +129,26 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
                 tmp.replace(output)  # keep the partly executed notebook for diagnosis
             raise
     return output
+
+
+def export_html(notebook: str | Path, target: str | Path) -> Path:
+    """The executed notebook as HTML without code (outputs and text only), written atomically: the report
+    staff open in a browser."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    with atomic_path(target) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    return Path(target)
+
+
+def cell_seconds(notebook: str | Path) -> float:
+    """Time spent executing the cells of an executed notebook (papermill's per-cell durations): the
+    library calls and notebook code, without kernel start-up and papermill's own work."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    return float(sum((c.metadata.get("papermill") or {}).get("duration") or 0.0 for c in nb.cells))
