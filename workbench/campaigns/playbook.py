@@ -48,6 +48,9 @@ OUTCOMES: dict[str, tuple[str, str]] = {
 BUNDLE_KINDS = ("full_plan", "favourite")
 PRICE_SENSITIVE = ("any", "only", "never")
 PLACEHOLDERS = frozenset({"name", "agent", "bundle", "valid_until", "store"})
+#: Offer text when a step offers a bundle but none fits the customer (playbook key ``no_bundle_offer``).
+NO_BUNDLE_OFFER = {"zh": "暂无合适套餐：请记录客户的需求，下次联系时再配。",
+                   "en": "No fitting package yet: note what the customer needs for the next contact."}
 #: Stage policy contact modes under which nobody is contacted by a campaign.
 SILENT_MODES = frozenset({"none"})
 
@@ -144,6 +147,8 @@ class Playbook:
     categories: tuple[str, ...]
     bundles: dict[str, Bundle]
     scripts: dict[str, FamilyScript]
+    no_bundle_offer: Text
+    store_names: dict[str, Text]
     stage_policy: dict[str, dict[str, Any]] = field(repr=False)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -361,8 +366,8 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
     """Check a loaded playbook document completely and build the :class:`Playbook`."""
     ck = _Check(source)
     top = {"playbook", "version", "label", "industry", "currency", "target", "holdout", "contact", "channels",
-           "time_windows", "agents", "budget", "reasons", "categories", "bundles", "scripts"}
-    doc = ck.mapping(doc, "", top, top - {"version", "currency", "budget"})
+           "time_windows", "agents", "budget", "reasons", "categories", "bundles", "scripts", "no_bundle_offer", "store_names"}
+    doc = ck.mapping(doc, "", top, top - {"version", "currency", "budget", "no_bundle_offer", "store_names"})
     pid = doc["playbook"]
     if not isinstance(pid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", pid):
         ck.fail("playbook", "expected an id of lower-case letters, digits and underscores")
@@ -463,4 +468,7 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
         time_preferred=preferred, time_by_channel=by_channel, agents=agents, round_cap=round_cap,
         segment_by=tuple(segment_by), min_known=min_known, price_sensitive_reasons=price_sensitive,
         default_reason=dict(defaults), categories=categories, bundles=bundles, scripts=scripts,
+        no_bundle_offer=ck.text(doc.get("no_bundle_offer", NO_BUNDLE_OFFER), "no_bundle_offer"),
+        store_names={str(k): ck.text(v, f"store_names.{k}")
+                     for k, v in ck.mapping(doc.get("store_names", {}), "store_names").items()},
         stage_policy=policy, raw=doc)

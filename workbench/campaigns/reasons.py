@@ -27,9 +27,10 @@ def known_reasons(db: str | Path | None, survey_id: str | None = None) -> pd.Dat
     or nothing was answered yet); one row per customer (the first one the analysis lists)."""
     try:
         from workbench.analysis.reasons import customer_reasons  # built by the analysis stage
-    except ImportError:
+
+        df = customer_reasons(db, survey_id=survey_id)
+    except ImportError:  # the analysis stage (or a part it needs) is not installed
         return pd.DataFrame({c: pd.Series(dtype="object") for c in KNOWN_COLUMNS})
-    df = customer_reasons(db, survey_id=survey_id)
     if df is None or not len(df):
         return pd.DataFrame({c: pd.Series(dtype="object") for c in KNOWN_COLUMNS})
     return clean_known(df)

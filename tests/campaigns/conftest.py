@@ -1,0 +1,52 @@
+"""Campaign test fixtures: a scored copy of the shared demo store, and private copies to write rounds into."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from workbench.data.demo import DEMO_AS_OF
+
+
+@pytest.fixture(scope="session")
+def scored_store(demo_store, tmp_path_factory) -> Path:
+    """The shared 1,500-customer dealership store, copied and scored as of the demo date (read-only use)."""
+    from workbench.scoring import score_customers
+
+    db, _ = demo_store
+    folder = tmp_path_factory.mktemp("campaign_scored")
+    target = folder / "workbench.duckdb"
+    shutil.copy(db, target)
+    score_customers(target, DEMO_AS_OF, "dealership")
+    return target
+
+
+@pytest.fixture
+def store(scored_store, tmp_path) -> Path:
+    """A private copy of the scored store (tests write rounds and call results into it)."""
+    target = tmp_path / "dealership" / "workbench.duckdb"
+    target.parent.mkdir()
+    shutil.copy(scored_store, target)
+    return target
+
+
+def fill_workbook(path: Path, outcomes: dict[str, tuple], out: Path | None = None) -> Path:
+    """Fill outcome / date / attempts / notes for customer ids as an agent would (openpyxl), save to ``out``."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        if ws.sheet_state != "visible" or ws.title.startswith(("汇总", "说明")):
+            continue
+        head = {c.value: c.column for c in ws[1]}
+        for row in ws.iter_rows(min_row=2):
+            cid = row[head["客户编号 Customer ID"] - 1].value
+            if cid in outcomes:
+                values = outcomes[cid]
+                for header, v in zip(("结果 Outcome", "联系日期 Contact date", "拨打次数 Attempts", "备注 Notes"), values):
+                    ws.cell(row=row[0].row, column=head[header], value=v)
+    target = out or path
+    wb.save(target)
+    return target
