@@ -135,6 +135,24 @@ def simulate_answers(survey: Survey, reason: str | None, rng: np.random.Generato
     return out
 
 
+def _reasons_for_all(truth: pd.DataFrame, rng: np.random.Generator) -> dict[str, str | None]:
+    """The planted reason per customer; customers without one (sleeping by chance, one-time buyers) get a
+    reason drawn from the planted reasons of their age group (under 30 / 30+), as they too left for
+    something."""
+    t = truth.assign(customer_id=truth["customer_id"].astype(str),
+                     young=truth["age_band"].astype(str).isin(["<25", "25-29"]))
+    out = dict(zip(t["customer_id"], t["planted_reason"].astype(object).where(t["planted_reason"].notna(), None)))
+    for young, grp in t.groupby("young"):
+        pool = grp["planted_reason"].dropna().astype(str).to_numpy()
+        if not len(pool):
+            pool = t["planted_reason"].dropna().astype(str).to_numpy()
+        missing = grp.loc[grp["planted_reason"].isna(), "customer_id"].to_numpy()
+        if len(pool) and len(missing):
+            draws = rng.choice(pool, size=len(missing))
+            out.update(dict(zip(missing, draws)))
+    return out
+
+
 def simulate_fieldwork(survey: Survey, sample: pd.DataFrame, truth: pd.DataFrame | None = None, *, seed: int = 0,
                        customers: pd.DataFrame | None = None, start: dt.date = dt.date(2026, 11, 2),
                        disposition_p: dict[str, float] | None = None) -> Fieldwork:
@@ -146,8 +164,7 @@ def simulate_fieldwork(survey: Survey, sample: pd.DataFrame, truth: pd.DataFrame
     rng = np.random.default_rng(seed)
     p = disposition_p or DISPOSITION_P
     statuses, probs = list(p), np.array(list(p.values()), dtype=float)
-    reasons = {} if truth is None else dict(zip(truth["customer_id"].astype(str),
-                                                truth["planted_reason"].astype(object).where(truth["planted_reason"].notna(), None)))
+    reasons = {} if truth is None else _reasons_for_all(truth, rng)
     born = {} if customers is None else dict(zip(customers["customer_id"].astype(str), customers["birth_year"]))
     interviewers = sorted(sample["interviewer"].astype(str).unique())
     skill = {name: rng.normal(0, 0.08) for name in interviewers}   # interviewers differ a little

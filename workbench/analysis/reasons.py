@@ -1,0 +1,248 @@
+"""Why customers left, from the answers: reason mentions, ranked shares with Wilson intervals, each
+customer's main reason (for the campaign stage) and the most common reason per segment (to infer reasons
+for customers who were not asked or did not answer).
+
+Shares are "share of respondents naming the reason": a respondent who names a reason in several questions
+(or several options of a multiple-choice question mapping to one reason) counts once, so the shares of a
+multiple-choice block can sum to more than 100%. The respondents counted are the completed interviews
+that answered at least one of the reason questions analysed.
+
+Weighted shares use the non-response adjusted design weights; their Wilson interval is computed on Kish's
+effective sample size: p_w with n_eff = (Σw)²/Σw², i.e. ``proportion_confint(p_w * n_eff, n_eff,
+method="wilson")`` - with equal weights this is exactly the unweighted interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from workbench.analysis.respondents import kish_n
+from workbench.surveys.taxonomy import load_reason_taxonomy
+from workbench.surveys.template import Question, Survey
+
+
+def reason_questions(survey: Survey) -> list[Question]:
+    """Choice questions whose options carry reason codes (the reason question first, then survey order)."""
+    qs = [q for q in survey.questions if q.type in ("single_choice", "multiple_choice")
+          and any(c.reason for c in q.choices)]
+    return sorted(qs, key=lambda q: not q.reason_question)
+
+
+def reason_mentions(survey: Survey, wide: pd.DataFrame, questions: Sequence[str] | None = None,
+                    coded_text: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Tidy mentions (case_id, question, choice, reason) from the wide answers of completed cases.
+
+    ``coded_text`` (case_id, question, reason from :func:`workbench.analysis.textcode.code_texts`) adds the
+    reasons found in "other, please specify" texts, which then replace that question's ``other`` mention."""
+    qs = [q for q in reason_questions(survey) if questions is None or q.name in questions]
+    rows = []
+    for q in qs:
+        if q.name not in wide.columns:
+            continue
+        to_reason = {c.name: c.reason for c in q.choices if c.reason}
+        s = wide[q.name].astype(str)
+        s = s[s != ""].str.split().explode()
+        m = pd.DataFrame({"case_id": s.index.astype(str), "question": q.name, "choice": s.to_numpy()})
+        m["reason"] = m["choice"].map(to_reason)
+        rows.append(m[m["reason"].notna()])
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["case_id", "question", "choice", "reason"])
+    if coded_text is not None and len(coded_text):
+        ct = coded_text[coded_text["question"].str.endswith("_other")].copy()
+        ct["question"] = ct["question"].str.removesuffix("_other")
+        ct = ct[ct["question"].isin([q.name for q in qs])]
+        if len(ct):
+            replaced = out.merge(ct[["case_id", "question"]].drop_duplicates(), on=["case_id", "question"],
+                                 how="left", indicator=True)
+            keep = ~((replaced["_merge"] == "both") & (replaced["reason"] == "other"))
+            out = pd.concat([out[keep.to_numpy()], ct.assign(choice="other")[["case_id", "question", "choice", "reason"]]],
+                            ignore_index=True)
+    return out.drop_duplicates(["case_id", "question", "reason"]).reset_index(drop=True)
+
+
+def _ci(count: float, nobs: float, alpha: float) -> tuple[float, float]:
+    if nobs <= 0:
+        return (np.nan, np.nan)
+    lo, hi = proportion_confint(count, nobs, alpha=alpha, method="wilson")
+    return float(lo), float(hi)
+
+
+def share_table(named: pd.DataFrame, respondents: pd.DataFrame, item: str, alpha: float = 0.05,
+                group: str | None = None) -> pd.DataFrame:
+    """Share of respondents naming each ``item`` (reason, family ...) with Wilson CIs, unweighted and
+    weighted side by side.
+
+    ``named``: (case_id, item) pairs (duplicates ignored); ``respondents``: case_id, weight (and ``group``).
+    """
+    resp = respondents.drop_duplicates("case_id").set_index("case_id")
+    pairs = named[["case_id", item]].drop_duplicates()
+    pairs = pairs[pairs["case_id"].isin(resp.index)]
+    groups = [(None, resp)] if group is None else list(resp.groupby(group, sort=True, dropna=True))
+    out = []
+    for g, r in groups:
+        w = r["weight"].astype(float)
+        n, wsum, n_eff = len(r), float(w.sum()), kish_n(w)
+        p_in = pairs[pairs["case_id"].isin(r.index)]
+        for value, grp in p_in.groupby(item, sort=False):
+            cnt = len(grp)
+            wcnt = float(w.loc[grp["case_id"]].sum())
+            p, pw = cnt / n, wcnt / wsum
+            lo, hi = _ci(cnt, n, alpha)
+            wlo, whi = _ci(pw * n_eff, n_eff, alpha)
+            out.append({**({group: g} if group else {}), item: value, "named": cnt, "respondents": n, "share": p,
+                        "ci_low": lo, "ci_high": hi, "weighted_share": pw, "n_eff": n_eff,
+                        "weighted_ci_low": wlo, "weighted_ci_high": whi})
+    cols = ([group] if group else []) + [item, "named", "respondents", "share", "ci_low", "ci_high", "weighted_share",
+                                          "n_eff", "weighted_ci_low", "weighted_ci_high"]
+    df = pd.DataFrame(out, columns=cols)
+    return df.sort_values(([group] if group else []) + ["share", item], ascending=[True] * bool(group) + [False, True],
+                          kind="stable").reset_index(drop=True)
+
+
+def with_labels(df: pd.DataFrame, column: str = "reason") -> pd.DataFrame:
+    """Add zh/en labels (and the family) of reason codes."""
+    tax = load_reason_taxonomy()
+    if column == "reason":
+        lab = tax.set_index("code")[["label_zh", "label_en", "family"]].rename(columns={"family": "reason_family"})
+    else:
+        lab = tax.drop_duplicates("family").set_index("family")[["family_zh", "family_en"]].rename(
+            columns={"family_zh": "label_zh", "family_en": "label_en"})
+    return df.join(lab, on=column)
+
+
+def reason_ranking(mentions: pd.DataFrame, respondents: pd.DataFrame, *, alpha: float = 0.05,
+                   level: str = "reason", group: str | None = None) -> pd.DataFrame:
+    """Reasons (``level="reason"``) or reason families (``level="family"``) ranked by the share of
+    respondents naming them; respondents are completed cases that answered a reason question."""
+    tax = load_reason_taxonomy().set_index("code")
+    m = mentions.assign(family=mentions["reason"].map(tax["family"]))
+    table = share_table(m, respondents, "reason" if level == "reason" else "family", alpha, group)
+    return with_labels(table, "reason" if level == "reason" else "family")
+
+
+def reason_respondents(survey: Survey, wide: pd.DataFrame, frame: pd.DataFrame,
+                       questions: Sequence[str] | None = None) -> pd.DataFrame:
+    """The completed cases of ``frame`` that answered at least one reason question (the denominator)."""
+    names = [q.name for q in reason_questions(survey) if (questions is None or q.name in questions)
+             and q.name in wide.columns]
+    answered = wide.index[(wide[names] != "").any(axis=1)] if names else wide.index[:0]
+    done = frame[frame["status"] == "completed"]
+    return done[done["case_id"].isin(answered.astype(str))].reset_index(drop=True)
+
+
+def main_reasons(survey: Survey, mentions: pd.DataFrame) -> pd.DataFrame:
+    """Each respondent's main reason: the answer to the reason question, else the first reason named in
+    survey order (case_id, reason, reason_family, question)."""
+    order = {q.name: i for i, q in enumerate(reason_questions(survey))}
+    m = mentions.assign(_o=mentions["question"].map(order))
+    coded = m["choice"] != "other"  # a coded 'other' text beats the bare 'other' option
+    m = m.assign(_c=~coded).sort_values(["case_id", "_o", "_c"], kind="stable")
+    first = m.groupby("case_id", sort=True).head(1)
+    tax = load_reason_taxonomy().set_index("code")
+    out = first[["case_id", "reason", "question"]].reset_index(drop=True)
+    out.insert(2, "reason_family", out["reason"].map(tax["family"]))
+    return out
+
+
+def customer_reasons(db: str | Path | None, survey_id: str | None = None) -> pd.DataFrame:
+    """Each surveyed customer's main reason from completed interviews:
+    DataFrame[customer_id, reason, reason_family, source='survey'].
+
+    With ``survey_id=None`` every survey in the store is used and a customer's latest interview wins.
+    "Other, please specify" texts are coded with the keyword dictionary first."""
+    from workbench.analysis.importer import answers_wide, read_responses
+    from workbench.analysis.survey_store import list_surveys, load_fielded_survey
+    from workbench.analysis.textcode import code_texts, free_texts, load_dictionary
+
+    ids = [survey_id] if survey_id else list(list_surveys(db)["survey_id"])
+    parts = []
+    dictionary = load_dictionary()
+    for sid in ids:
+        fielded = load_fielded_survey(db, sid)
+        cases, answers = read_responses(db, sid)
+        done = cases[cases["status"] == "completed"]
+        if done.empty:
+            continue
+        wide = answers_wide(fielded, answers[answers["case_id"].isin(done["case_id"])])
+        coded, _ = code_texts(free_texts(fielded.survey, wide), dictionary)
+        mains = main_reasons(fielded.survey, reason_mentions(fielded.survey, wide, coded_text=coded))
+        mains = mains.merge(done[["case_id", "customer_id", "answered_at", "imported_at"]], on="case_id")
+        parts.append(mains.assign(survey_id=sid))
+    cols = ["customer_id", "reason", "reason_family", "source"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    allm = pd.concat(parts, ignore_index=True)
+    allm["_t"] = allm["answered_at"].fillna(allm["imported_at"])
+    allm = allm.sort_values(["customer_id", "_t", "survey_id"], kind="stable").groupby("customer_id").tail(1)
+    return allm.assign(source="survey")[cols].sort_values("customer_id").reset_index(drop=True)
+
+
+def segment_reasons(frame: pd.DataFrame, by: Sequence[str], *, min_respondents: int = 5) -> pd.DataFrame:
+    """The most common main reason per segment (``frame``: one row per respondent with ``reason`` and the
+    ``by`` columns): by..., reason, reason_family, share, respondents. Segments with fewer than
+    ``min_respondents`` respondents are left out (too few to infer from)."""
+    by = list(by)
+    f = frame.dropna(subset=["reason"])
+    counts = f.groupby(by + ["reason"], dropna=False).size().rename("named").reset_index()
+    sizes = f.groupby(by, dropna=False).size().rename("respondents").reset_index()
+    counts = counts.merge(sizes, on=by)
+    counts["share"] = counts["named"] / counts["respondents"]
+    top = (counts.sort_values(by + ["named", "reason"], ascending=[True] * len(by) + [False, True], kind="stable")
+           .groupby(by, dropna=False).head(1))
+    top = top[top["respondents"] >= min_respondents]
+    tax = load_reason_taxonomy().set_index("code")
+    top = top.assign(reason_family=top["reason"].map(tax["family"]))
+    return top[by + ["reason", "reason_family", "share", "named", "respondents"]].reset_index(drop=True)
+
+
+def infer_reasons(db: str | Path | None, customer_ids: Sequence[str], *, by: Sequence[str] = ("age_group", "tier"),
+                  survey_id: str | None = None, min_respondents: int = 5) -> pd.DataFrame:
+    """Reasons for customers without an answer, from the most common reason of their segment
+    (falling back to coarser segments: each ``by`` prefix, then all respondents):
+    DataFrame[customer_id, reason, reason_family, source='inferred', basis]."""
+    from workbench.analysis.respondents import age_group
+    from workbench.data.store import read_table
+
+    known = customer_reasons(db, survey_id)
+    customers = read_table("customers", db)
+    try:
+        from workbench.scoring.store import read_scores
+
+        sc = read_scores(db)
+        if len(sc):
+            customers = customers.merge(sc[["customer_id", "tier", "stage"]], on="customer_id", how="left")
+    except Exception:
+        pass
+    if "age_band" in customers.columns:
+        customers["age_group"] = age_group(customers["age_band"])
+    by = [c for c in by if c in customers.columns]
+    resp = known.merge(customers, on="customer_id", how="left")
+    want = customers[customers["customer_id"].astype(str).isin([str(c) for c in customer_ids])]
+    out = pd.DataFrame({"customer_id": want["customer_id"].astype(str), "reason": None, "reason_family": None,
+                        "basis": None}, index=want.index)
+    for k in range(len(by), -1, -1):
+        keys = by[:k]
+        todo = out["reason"].isna()
+        if not todo.any():
+            break
+        if keys:
+            top = segment_reasons(resp, keys, min_respondents=min_respondents)
+            m = want.loc[todo, keys].merge(top, on=keys, how="left").set_index(want.index[todo])
+            basis = want.loc[todo, keys].astype(str).apply(lambda r: "|".join(f"{c}={r[c]}" for c in keys), axis=1)
+        else:
+            if resp.empty:
+                break
+            top = segment_reasons(resp.assign(_all=1), ["_all"], min_respondents=1).iloc[0]
+            m = pd.DataFrame({"reason": top["reason"], "reason_family": top["reason_family"]}, index=want.index[todo])
+            basis = pd.Series("all respondents", index=want.index[todo])
+        hit = m["reason"].notna()
+        idx = m.index[hit]
+        out.loc[idx, "reason"] = m.loc[hit, "reason"]
+        out.loc[idx, "reason_family"] = m.loc[hit, "reason_family"]
+        out.loc[idx, "basis"] = basis[hit]
+    out["source"] = "inferred"
+    return out[["customer_id", "reason", "reason_family", "source", "basis"]].reset_index(drop=True)
