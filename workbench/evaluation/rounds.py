@@ -1,0 +1,154 @@
+"""What the evaluation needs to know about a round: who was in which arm, when each customer's clock starts.
+
+A round's customers are its ``treatment`` and ``holdout`` assignments
+(``excluded`` customers are counted, not analysed). Each customer's *start* is
+the first contact attempt for treated customers who were attempted, else the
+round date (holdout customers, and treated customers never attempted, who stay
+in the treated arm: the estimate is the effect of being assigned to contact).
+Each customer's attribution window comes from the channel of the first
+attempt, else the assigned channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.data.store import connect
+from workbench.evaluation.config import EvaluationSettings, load_settings
+
+ASSIGNMENT_COLUMNS = ["customer_id", "arm", "tier", "stage", "reason", "reason_source", "script_step", "channel",
+                      "bundle", "agent"]
+
+
+@dataclass
+class RoundData:
+    """One round ready for evaluation (customers of both arms with their start and window)."""
+
+    round_id: str
+    campaign_id: str
+    round_date: dt.date
+    holdout_share: float
+    settings: EvaluationSettings
+    customers: pd.DataFrame          # one row per treatment/holdout customer
+    attempts: pd.DataFrame           # contact attempts of the round (all arms)
+    bundles: pd.DataFrame            # bundle, category, cost, valid_days
+    channel_cost: dict[str, float]
+    excluded: int
+    data_end: dt.date
+    definition: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _tables(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def _assignments(db, round_id: str) -> pd.DataFrame:
+    try:
+        from workbench.campaigns.rounds import read_round
+    except ImportError:  # the campaign stage is optional for evaluating rounds already in a store
+        read_round = None
+    if read_round is not None:
+        return read_round(db, round_id)
+    with connect(db, read_only=True) as con:
+        frame = con.execute("""SELECT a.*, r.campaign_id, r.round_date, r.seed, r.holdout_share
+                               FROM assignments a JOIN rounds r USING (round_id) WHERE a.round_id = ?""",
+                            [round_id]).df()
+    if frame.empty:
+        raise KeyError(f"no round {round_id!r} in {db}")
+    return frame
+
+
+def latest_round(db, campaign_id: str | None = None) -> str:
+    """The newest round (of a campaign, if given)."""
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT round_id FROM rounds WHERE ? IS NULL OR campaign_id = ? "
+                           "ORDER BY round_date DESC, round_id DESC LIMIT 1", [campaign_id, campaign_id]).fetchall()
+    if not rows:
+        raise KeyError(f"no rounds{' of campaign ' + repr(campaign_id) if campaign_id else ''} in {db}")
+    return rows[0][0]
+
+
+def campaign_rounds(db, campaign_id: str) -> pd.DataFrame:
+    """All rounds of a campaign (round_id, round_date), oldest first."""
+    with connect(db, read_only=True) as con:
+        return con.execute("SELECT round_id, round_date FROM rounds WHERE campaign_id = ? ORDER BY round_date, round_id",
+                           [campaign_id]).df()
+
+
+def data_end(db) -> dt.date:
+    """The last date with any transaction or event: outcomes after it are not observed yet."""
+    with connect(db, read_only=True) as con:
+        row = con.execute("SELECT greatest((SELECT max(date) FROM transactions), (SELECT max(date) FROM events))"
+                          ).fetchall()[0][0]
+    if row is None:
+        raise ValueError(f"{db}: no transactions or events: nothing to evaluate")
+    return pd.Timestamp(row).date()
+
+
+def _bundles(con, campaign_id: str, definition: dict) -> pd.DataFrame:
+    cols = ["bundle", "category", "cost", "valid_days"]
+    if "campaign_bundles" in _tables(con):
+        frame = con.execute("SELECT bundle, category, cost, valid_days FROM campaign_bundles WHERE campaign_id = ?",
+                            [campaign_id]).df()
+        if len(frame):
+            return frame[cols]
+    rows = [(b, c, spec.get("cost", 0.0), spec.get("valid_days"))
+            for b, spec in (definition.get("bundles") or {}).items() for c in spec.get("categories", [])]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def load_round(db: str | Path | None, round_id: str, settings: EvaluationSettings | None = None,
+               as_of: Any = None) -> RoundData:
+    """Read a round, its contact attempts and its campaign's costs and bundles from the store."""
+    a = _assignments(db, round_id)
+    if a.empty:
+        raise KeyError(f"round {round_id!r} has no assignments")
+    campaign_id = str(a["campaign_id"].iloc[0])
+    round_date = pd.Timestamp(a["round_date"].iloc[0]).date()
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT definition FROM campaigns WHERE campaign_id = ?", [campaign_id]).fetchall()
+        definition = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+        attempts = con.execute("SELECT * FROM contact_attempts WHERE round_id = ?", [round_id]).df()
+        bundles = _bundles(con, campaign_id, definition)
+    if settings is None:
+        settings = load_settings(definition.get("evaluation"))
+    for col in ASSIGNMENT_COLUMNS:
+        if col not in a.columns:
+            a[col] = pd.NA
+    live = a[a["arm"].isin(["treatment", "holdout"])][ASSIGNMENT_COLUMNS].copy()
+    live["customer_id"] = live["customer_id"].astype(str)
+    live["treat"] = (live["arm"] == "treatment").astype(int)
+    if "attempts" not in attempts.columns:
+        attempts["attempts"] = 1
+    attempts["attempts"] = pd.to_numeric(attempts["attempts"], errors="coerce").fillna(1).clip(lower=1)
+    attempts["customer_id"] = attempts["customer_id"].astype(str)
+    attempts["attempt_date"] = pd.to_datetime(attempts["attempt_date"])
+    dated = attempts.dropna(subset=["attempt_date"]).sort_values(["customer_id", "attempt_date"], kind="stable")
+    first = dated.groupby("customer_id", sort=False).agg(first_attempt=("attempt_date", "first"),
+                                                         first_channel=("channel", "first"))
+    summary = attempts.groupby("customer_id").agg(
+        n_attempts=("attempts", "sum"),
+        reached=("outcome", lambda s: bool(s.isin(settings.reached_outcomes).any())))
+    live = live.merge(first, left_on="customer_id", right_index=True, how="left")
+    live = live.merge(summary, left_on="customer_id", right_index=True, how="left")
+    live["n_attempts"] = live["n_attempts"].fillna(0).astype(int)
+    live["contacted"] = live["n_attempts"] > 0
+    live["reached"] = live["reached"].astype("boolean").fillna(False).astype(bool)
+    rd = pd.Timestamp(round_date)
+    use_attempt = (live["treat"] == 1) & live["first_attempt"].notna() & (live["first_attempt"] >= rd)
+    live["start"] = live["first_attempt"].where(use_attempt, rd).astype("datetime64[ns]")
+    channel = live["first_channel"].where(use_attempt, live["channel"])
+    live["window_days"] = [settings.window_days(c) for c in channel]
+    cc = (definition.get("contact") or {}).get("channel_cost") or {}
+    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(db)
+    return RoundData(round_id=round_id, campaign_id=campaign_id, round_date=round_date,
+                     holdout_share=float(a["holdout_share"].iloc[0]), settings=settings,
+                     customers=live.reset_index(drop=True), attempts=attempts, bundles=bundles,
+                     channel_cost={str(k): float(v) for k, v in cc.items()},
+                     excluded=int((a["arm"] == "excluded").sum()), data_end=end, definition=definition)

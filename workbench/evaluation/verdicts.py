@@ -1,0 +1,150 @@
+"""Plain-language verdicts generated from the numbers only.
+
+Rules: "more" or "less" only when the test says so at ``alpha``; otherwise
+"too small to tell" when the round could not have detected the smallest
+effect worth acting on (its minimum detectable effect is larger), or "no
+detectable difference" with the size that would have been seen. Problems
+with the design (sample-ratio mismatch, a contacted holdout, incomplete
+windows) come first, and before/after on contacted customers is never called
+the effect.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from workbench.evaluation.config import EvaluationSettings
+
+
+def fmt_p(p: float) -> str:
+    """p < 0.001, or p = 0.042 (three decimals)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "p not available"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _pts(x: float) -> str:
+    return f"{x * 100:.1f}"
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def rate_verdict(r: pd.Series, label: str, settings: EvaluationSettings, what: str = "came back",
+                 measure: str = "return rate") -> str:
+    """One sentence about a return-rate comparison (a row of ``rate_comparisons``)."""
+    m = int(r["month"])
+    nums = (f"({_pts(r['rate_treat'])}% vs {_pts(r['rate_hold'])}%, difference {_pts(r['diff'])} points, "
+            f"{int(round((1 - settings.alpha) * 100))}% CI {_pts(r['diff_lo'])} to {_pts(r['diff_hi'])}, {fmt_p(r['p_val'])})")
+    if r["p_val"] < settings.alpha:
+        more = "more" if r["diff"] > 0 else "less"
+        text = f"{label}: contacted customers {what} {more} than the holdout in month {m} {nums}."
+    elif not r["mde"] <= settings.meaningful["came_back"]:
+        text = (f"{label}, {measure}: too small to tell in month {m} {nums}: with {int(r['n_treat']):,} treated and "
+                f"{int(r['n_hold']):,} holdout customers only a difference of {_pts(r['mde'])} points or more "
+                f"could be detected, more than the {_pts(settings.meaningful['came_back'])} points worth acting on.")
+    else:
+        text = (f"{label}, {measure}: no detectable difference between contacted customers and the holdout in month {m} {nums}; "
+                f"a difference of {_pts(r['mde'])} points would probably have been seen.")
+    if r.get("observed_share", 1.0) < 1:
+        text += f" Provisional: only {r['observed_share']:.0%} of the customers' month-{m} windows have ended."
+    return text
+
+
+def spend_verdict(r: pd.Series, label: str, settings: EvaluationSettings) -> str:
+    """One sentence about the spend difference (a ``spend`` row of ``amount_comparisons``), bootstrap CI."""
+    m = int(r["month"])
+    nums = (f"({_money(r['mean_treat'])} vs {_money(r['mean_hold'])} per customer, difference {_money(r['diff'])}, "
+            f"bootstrap {int(round((1 - settings.alpha) * 100))}% CI {_money(r['boot_lo'])} to {_money(r['boot_hi'])}, "
+            f"Welch {fmt_p(r['p_val'])})")
+    excludes_zero = r["boot_lo"] > 0 or r["boot_hi"] < 0
+    if r["p_val"] < settings.alpha and excludes_zero:
+        more = "more" if r["diff"] > 0 else "less"
+        return f"{label}: contacted customers spent {more} than the holdout by month {m} {nums}."
+    if not r["mde"] <= settings.meaningful["spend"]:
+        return (f"{label}: spend difference too small to tell by month {m} {nums}; the round could only detect "
+                f"{_money(r['mde'])} per customer or more.")
+    return f"{label}: no detectable spend difference by month {m} {nums}."
+
+
+def adjusted_verdict(r: pd.Series, label: str, settings: EvaluationSettings) -> str:
+    """The headline: return rate adjusted for each customer's own before-window (ANCOVA)."""
+    m = int(r["month"])
+    ci = f"{_pts(r['adj_lo'])} to {_pts(r['adj_hi'])}"
+    if r["adj_p"] < settings.alpha:
+        dirn = "raised" if r["adj_estimate"] > 0 else "lowered"
+        return (f"{label}: being assigned to contact {dirn} the return rate by {_pts(abs(r['adj_estimate']))} points "
+                f"by month {m}, adjusted for each customer's own history (CI {ci}, {fmt_p(r['adj_p'])}).")
+    return (f"{label}: adjusted for each customer's own history, the effect on the return rate by month {m} is "
+            f"{_pts(r['adj_estimate'])} points (CI {ci}, {fmt_p(r['adj_p'])}): not distinguishable from zero.")
+
+
+def roi_verdict(r: pd.Series, label: str) -> str:
+    m = int(r["month"])
+    head = (f"{label}: by month {m} the round cost {_money(r['cost'])} and brought an estimated "
+            f"{_money(r['incremental_spend'])} of incremental spend (CI {_money(r['incremental_lo'])} to "
+            f"{_money(r['incremental_hi'])})")
+    if not r["cost"] > 0 or math.isnan(r["roi"]):
+        return head + "; no cost recorded, so no return on cost."
+    if r["roi_lo"] > 0:
+        tail = "it paid for itself"
+    elif r["roi_hi"] < 0:
+        tail = "it did not pay for itself"
+    else:
+        tail = "whether it paid for itself cannot be told yet"
+    return head + f": return on cost {r['roi']:.2f} (CI {r['roi_lo']:.2f} to {r['roi_hi']:.2f}), {tail}."
+
+
+def regression_to_mean_note(paired: pd.DataFrame, month: int) -> str:
+    """Why before/after on the contacted is not the effect, with the holdout's own before/after."""
+    p = paired[(paired["month"] == month) & (paired["outcome"] == "came_back")].set_index("arm")
+    text = ("Before/after on contacted customers alone is not the effect: lapsed customers drift back on their own "
+            "(regression to the mean), so the holdout's change is subtracted (difference-in-differences).")
+    if {"treatment", "holdout"} <= set(p.index):
+        t, h = p.loc["treatment"], p.loc["holdout"]
+        text += (f" Month {month}: treated {_pts(t['before'])}% before vs {_pts(t['after'])}% after; "
+                 f"holdout {_pts(h['before'])}% vs {_pts(h['after'])}%.")
+    return text
+
+
+def verdicts(label: str, checks: pd.DataFrame, rates: pd.DataFrame, amounts: pd.DataFrame, paired: pd.DataFrame,
+             roi: pd.DataFrame, settings: EvaluationSettings) -> pd.DataFrame:
+    """All verdicts of a round in reading order: topic, month, level (warning/result/note), text."""
+    rows = []
+    for _, c in checks[checks["flag"]].iterrows():
+        if c["check"] == "sample_ratio":
+            rows.append(("checks", None, "warning", f"{label}: sample-ratio mismatch: {c['detail']}. The split of the "
+                         "arms is not what was planned, so the comparison may be biased; find out why before trusting it."))
+        elif c["check"] == "holdout_contamination":
+            rows.append(("checks", None, "warning", f"{label}: the holdout was contacted: {c['detail']}. The "
+                         "difference between the arms understates the effect of contact."))
+        elif c["check"] == "contact_coverage":
+            rows.append(("checks", None, "warning", f"{label}: {c['detail']}."))
+    for m in sorted(rates["month"].unique()) if len(rates) else []:
+        cb = rates[(rates["month"] == m) & (rates["outcome"] == "came_back")]
+        if len(cb):
+            rows.append(("came_back", m, "result", rate_verdict(cb.iloc[0], label, settings)))
+            rows.append(("headline", m, "result", adjusted_verdict(cb.iloc[0], label, settings)))
+        om = rates[(rates["month"] == m) & (rates["outcome"] == "offer_match")]
+        if len(om):
+            rows.append(("offer_match", m, "result",
+                         rate_verdict(om.iloc[0], label, settings, what="bought what they were offered",
+                                      measure="bought what was offered")))
+        en = rates[(rates["month"] == m) & (rates["outcome"] == "engaged")]
+        if len(en):
+            rows.append(("engaged", m, "result",
+                         rate_verdict(en.iloc[0], label, settings, what="took part (events, referrals, suggestions, surveys)",
+                                      measure="non-spend engagement")))
+        sp = amounts[(amounts["month"] == m) & (amounts["outcome"] == "spend")] if len(amounts) else amounts
+        if len(sp):
+            rows.append(("spend", m, "result", spend_verdict(sp.iloc[0], label, settings)))
+        ro = roi[roi["month"] == m] if len(roi) else roi
+        if len(ro):
+            rows.append(("roi", m, "result", roi_verdict(ro.iloc[0], label)))
+    if len(paired):
+        rows.append(("before_after", int(paired["month"].max()), "note",
+                     regression_to_mean_note(paired, int(paired["month"].max()))))
+    return pd.DataFrame(rows, columns=["topic", "month", "level", "text"])
