@@ -139,19 +139,33 @@ def _shown_parameters(value: Any) -> Any:
     return value
 
 
+def _source_cell(notebook: Path, source: str, fallback: int) -> int:
+    """1-based number of the cell with ``source`` in the notebook as shipped (papermill counts cells of the
+    executed copy, which has the injected-parameters cell and, after a failure, an error banner)."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(str(notebook), as_version=4).cells
+        return next(i for i, c in enumerate(cells, 1) if c.cell_type == "code" and c.source == source)
+    except (StopIteration, OSError, ValueError):
+        return fallback
+
+
 def notebook_failure(step: str, notebook: Path, executed: Path, exc: BaseException) -> tuple[str, dict]:
     """The message naming step, notebook, cell and error, and the manifest's error record."""
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
+        cell = _source_cell(notebook, exc.source, exc.cell_index + 1)
         first = next((ln for ln in str(exc.source or "").splitlines() if ln.strip()), "")
-        msg = (f"step {step}: notebook {notebook.name} failed in cell {exc.cell_index + 1} "
-               f"(In [{exc.exec_count}], starting {first.strip()[:80]!r}): {exc.ename}: {exc.evalue}")
-        return msg, {"type": exc.ename, "cell": exc.cell_index + 1, "execution_count": exc.exec_count}
+        msg = (f"step {step}: notebook {notebook.name} failed in cell {cell} of {notebook.name} "
+               f"(In [{exc.exec_count}] in the executed notebook, starting {first.strip()[:80]!r}): "
+               f"{exc.ename}: {exc.evalue}")
+        return msg, {"type": exc.ename, "cell": cell, "execution_count": exc.exec_count}
     cell = getattr(exc, "cell_index", None)
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
-    where = f" in cell {cell + 1}" if isinstance(cell, int) else ""
+    where = f" in cell {cell + 1} of the executed notebook" if isinstance(cell, int) else ""
     return (f"step {step}: notebook {notebook.name} failed{where}: {name}: {text}",
             {"type": name, "cell": cell + 1 if isinstance(cell, int) else None})
 

@@ -33,6 +33,13 @@ from workbench.runner.manifest import files_under, now, write_manifest
 from workbench.runner.plan import Plan, check_store_name
 
 SUMMARY_FILE = "group_summary.xlsx"
+#: Chinese labels of the summary's figures (staff read the side-by-side sheet).
+FIGURE_ZH = {"customers": "客户数", "transactions_365d": "近365天交易笔数", "spend_365d": "近365天消费额",
+             "scored": "已评分客户", "active": "活跃", "silent": "沉默", "sleeping": "睡眠", "lost": "流失",
+             "early_warning": "流失预警", "worth_winning_back": "值得挽回", "mean_churn_index": "平均流失指数",
+             "winback_clv_365": "值得挽回客户的年价值", "lost_share": "流失占比", "surveys": "调查数",
+             "survey_sample_main": "调查正式样本", "survey_answers": "完成访问", "rounds": "挽回轮次",
+             "treated": "干预组客户", "holdout": "对照组客户"}
 
 
 def list_stores(db: str | Path) -> list[str]:
@@ -179,6 +186,7 @@ def group_summary(results: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     figures = [c for c in stores.columns if c not in ("store", "status", "seconds", "error")]
     side = stores.set_index("store")[figures].T.rename_axis("figure").reset_index()
     side.columns.name = None
+    side.insert(1, "figure_zh", side["figure"].map(FIGURE_ZH).fillna(""))
     steps = pd.DataFrame([{"store": r["store"], "step": s["name"], "status": s["status"],
                            "seconds": s.get("seconds"), "error_type": (s.get("error") or {}).get("type"),
                            "error_cell": (s.get("error") or {}).get("cell")}

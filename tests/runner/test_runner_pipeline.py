@@ -1,0 +1,118 @@
+"""The monthly pipeline end to end on demo data through papermill, and a failed re-run that changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import openpyxl
+import pytest
+
+from workbench.cli import main
+from workbench.data.store import connect
+from workbench.runner.manifest import sha256
+from workbench.runner.pipeline import run_month
+from workbench.scoring.store import read_scores
+
+pytestmark = pytest.mark.slow
+
+MONTH = "2026-10"
+CUSTOMERS = 600
+
+
+@pytest.fixture(scope="module")
+def demo_month(tmp_path_factory):
+    """The demo dealership month, small, run once through ``workbench run``."""
+    root = tmp_path_factory.mktemp("runs")
+    outcome = run_month("demo", MONTH, settings={"variables.customers": CUSTOMERS}, outputs_root=root,
+                        log=lambda m: None, progress=False)
+    return root, outcome
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
+    root, outcome = demo_month
+    month = root / "dealership" / MONTH
+    assert outcome.status == "succeeded" and outcome.month_dir == month.resolve()
+    assert not list(month.parent.glob(f".{MONTH}.partial-*")) and not (month.parent / f"{MONTH}.failed").exists()
+    m = json.loads((month / "run.json").read_text(encoding="utf-8"))
+    assert (m["campaign"], m["month"], m["as_of"], m["status"]) == ("dealership", MONTH, "2026-10-31", "succeeded")
+    assert m["started_at"] <= m["ended_at"] and m["packages"]["papermill"] and m["packages"]["pandas"]
+    steps = {s["name"]: s for s in m["steps"]}
+    assert [s["name"] for s in m["steps"]][:4] == ["demo_data", "import", "scoring", "survey_design"]
+    assert all(s["status"] in ("succeeded", "skipped") for s in m["steps"])
+    assert steps["scoring"]["parameters"] == {"industry": "dealership", "db": "workbench.duckdb",
+                                              "output_dir": "scoring", "as_of": "2026-10-31"}
+    assert steps["survey_design"]["parameters"]["survey_id"] == "car_aftersales_churn_202610"
+    # input checksums are those of the files imported; outputs listed with their checksums
+    inputs = {i["path"]: i["sha256"] for i in m["inputs"] if i["role"] == "drop_folder"}
+    assert len(inputs) == 3 and all(sha256(month / p) == h for p, h in inputs.items())
+    outputs = {o["path"]: o["sha256"] for o in m["outputs"]}
+    assert outputs["scoring/scoring_2026-10-31.xlsx"] == sha256(month / "scoring" / "scoring_2026-10-31.xlsx")
+    # no personal data in the manifest
+    with connect(month / "workbench.duckdb", read_only=True) as con:
+        people = con.execute("SELECT name, phone FROM customers LIMIT 50").fetchall()
+    text = (month / "run.json").read_text(encoding="utf-8")
+    assert not any(name in text or phone in text for name, phone in people)
+
+    for step in ("import", "scoring", "survey_design"):
+        nb = nbformat.read(month / step / f"{step}.ipynb", as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors and any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+        html = (month / step / f"{step}.html").read_text(encoding="utf-8")
+        assert "from workbench" not in html and "<html" in html  # the report shows results, not code
+
+    scores = read_scores(month / "workbench.duckdb")
+    wb = openpyxl.load_workbook(month / "scoring" / "scoring_2026-10-31.xlsx", read_only=True)
+    assert {"stages", "tiers"} <= set(wb.sheetnames)
+    stages = {r[0]: r for r in wb["stages"].iter_rows(min_row=2, values_only=True)}
+    header = next(wb["stages"].iter_rows(max_row=1, values_only=True))
+    customers_col = header.index("customers")
+    assert {k: v[customers_col] for k, v in stages.items()} == scores["stage"].value_counts().to_dict()
+    summary = openpyxl.load_workbook(month / "import" / "data_summary.xlsx", read_only=True)
+    tables = {r[0]: r[1] for r in summary["tables"].iter_rows(min_row=2, values_only=True)}
+    assert tables["customers"] == CUSTOMERS == len(scores)
+    rows = list(openpyxl.load_workbook(month / "import" / "import_log.xlsx", read_only=True)["files"]
+                .iter_rows(values_only=True))
+    log = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert [r["status"] for r in log] == ["imported now"] * 3
+    assert [r["table"] for r in log] == ["customers", "transactions", "events"]
+    assert log[0]["inserted"] == CUSTOMERS
+    assert len(list((month / "survey_design" / "car_aftersales_churn_202610").glob("*_calls_zh.xlsx"))) == 1
+    log_text = (month / "run.log").read_text(encoding="utf-8")
+    assert "scoring: done in" in log_text and "survey_design: done in" in log_text
+
+
+def test_failure_in_third_notebook_leaves_month_untouched(demo_month, capsys):
+    root, _ = demo_month
+    month = root / "dealership" / MONTH
+    before = files_of(month)
+    # the third notebook (survey design) fails in its population cell: the segment names no real column
+    code = main(["run", "demo", "--month", MONTH, "--outputs", str(root), "--no-progress",
+                 "--set", f"variables.customers={CUSTOMERS}",
+                 "--param", "survey_design.segment=no_such_column > 1"])
+    err = capsys.readouterr()
+    assert code == 1
+    assert files_of(month) == before  # byte-identical, run.json and the store included
+    text = err.out + err.err
+    assert "step survey_design: notebook survey_design.ipynb failed in cell" in text
+    assert "no_such_column" in text
+    failed = root / "dealership" / f"{MONTH}.failed"
+    partial = nbformat.read(failed / "survey_design" / "survey_design.ipynb", as_version=4)
+    banner = [c for c in partial.cells if c.get("outputs") and any(o.get("output_type") == "error"
+                                                                    for o in c["outputs"])]
+    assert len(banner) == 1
+    m = json.loads((failed / "run.json").read_text(encoding="utf-8"))
+    status = {s["name"]: s["status"] for s in m["steps"]}
+    assert m["status"] == "failed" and status["scoring"] == "succeeded" and status["survey_design"] == "failed"
+    source = nbformat.read(Path("notebooks/survey_design.ipynb"), as_version=4)
+    cell = m["steps"][3]["error"]["cell"]  # counted in the notebook as shipped, as JupyterLab shows it
+    assert source.cells[cell - 1].source == banner[0].source
+    assert f"failed in cell {cell} of survey_design.ipynb (In [{banner[0].execution_count}]" in text
+    assert "no_such_column" not in json.dumps(m["steps"][3]["error"])  # the message stays out of the manifest
+    assert f"{MONTH} failed" in (root / "dealership" / "runs.log").read_text(encoding="utf-8")
