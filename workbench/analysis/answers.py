@@ -315,7 +315,8 @@ def read_table_answers(path: Path, survey: Survey, *, encoding: str | None = Non
         where[(sheet or "", q)] = (column_letter(j), header[j])
     for q, opts in options.items():
         picked = pd.Series("", index=grid.index, dtype=object)
-        for opt, j in opts.items():  # in the survey's option order
+        order = [c.name for c in questions[q].choices]
+        for opt, j in sorted(opts.items(), key=lambda kv: order.index(kv[0])):  # the survey's option order
             on = grid[j].astype(str).isin(_TRUE)
             picked = picked.where(~on, (picked + " " + opt).str.strip())
         if q in main:
