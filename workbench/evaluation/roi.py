@@ -30,17 +30,24 @@ def contact_costs(rd: RoundData) -> pd.DataFrame:
     return g
 
 
+def redeemed_bundle_cost(rd: RoundData, treated: pd.DataFrame) -> float:
+    """Cost of the bundles redeemed by these treated customer-rows (``offer_match`` True)."""
+    if rd.bundles.empty or not len(treated):
+        return 0.0
+    unit = rd.bundles.drop_duplicates("bundle").set_index("bundle")["cost"].astype(float)
+    return float(treated.loc[treated["offer_match"], "bundle"].map(unit).fillna(0.0).sum())
+
+
 def round_roi(rd: RoundData, out: pd.DataFrame, amounts: pd.DataFrame) -> pd.DataFrame:
     """Per month: contact cost, redeemed bundle cost, incremental spend with CI, net and ROI with CI."""
     contacts = contact_costs(rd)
     contact_cost = float(contacts["cost"].sum()) if len(contacts) else 0.0
-    unit = rd.bundles.drop_duplicates("bundle").set_index("bundle")["cost"].astype(float) if len(rd.bundles) else pd.Series(dtype=float)
     margin = rd.settings.margin_rate
     rows = []
     for m, g in out.groupby("month", sort=True):
         t = g[g["treat"] == 1]
         redeemed = t[t["offer_match"]]
-        bundle_cost = float(redeemed["bundle"].map(unit).fillna(0.0).sum())
+        bundle_cost = redeemed_bundle_cost(rd, t)
         sp = amounts[(amounts["month"] == m) & (amounts["outcome"] == "spend")]
         n_t = len(t)
         if sp.empty:
