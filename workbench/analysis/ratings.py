@@ -111,8 +111,8 @@ def satisfaction(survey: Survey, answers: pd.DataFrame, weights: pd.Series | Non
                  alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per case, summary) of article 001 scoring. ``answers``: tidy case_id, question, answer.
 
-    Summary rows: each scored question and ``overall`` (the case means): mean score with CI, share very
-    satisfied (top score; for ``overall`` every scored answer at the top), share scoring below 60."""
+    Summary rows: each scored question and ``ALL (case mean)`` (the per-case means): mean score with CI, share very
+    satisfied (top score; for ``ALL`` every scored answer at the top), share scoring below 60."""
     scores = choice_scores(survey)
     if scores.empty:
         return pd.DataFrame(columns=["case_id", "score", "answered"]), pd.DataFrame()
@@ -127,7 +127,7 @@ def satisfaction(survey: Survey, answers: pd.DataFrame, weights: pd.Series | Non
                      "share_very_satisfied": float(g["very"].mean()), "share_below_60": float((g["score"] < 60).mean())})
     all_very = merged.groupby("case_id")["very"].all()
     m, sd, lo, hi, n = mean_ci(per_case["score"], alpha)
-    row = {"question": "overall", "n": n, "mean_score": m, "ci_low": lo, "ci_high": hi,
+    row = {"question": "ALL (case mean)", "n": n, "mean_score": m, "ci_low": lo, "ci_high": hi,
            "share_very_satisfied": float(all_very.mean()) if len(all_very) else np.nan,
            "share_below_60": float((per_case["score"] < 60).mean()) if n else np.nan}
     if weights is not None:
