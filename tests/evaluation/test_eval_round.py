@@ -220,3 +220,20 @@ def test_settings_errors_name_the_key():
         load_settings({"alhpa": 0.1})
     s = load_settings({"attribution_days": {"sms": 30}})
     assert s.window_days("sms") == 30 and s.window_days("phone") == 90 and s.window_days(None) == 90
+
+
+def test_breakdown_against_the_whole_holdout_when_the_holdout_has_no_agent(store_copy):
+    """The campaign stage gives holdout customers no agent or channel (they are never called)."""
+    db, truth = store_copy
+    c = round_customers(truth, seed=4)
+    arm = np.where(np.random.default_rng(0).random(len(c)) < .3, "holdout", "treatment")
+    c = c.assign(arm=arm, agent=np.where(arm == "holdout", None, c["agent"]))
+    write_synthetic_round(db, c, "R-agent", DEMO_AS_OF, campaign_id="c", holdout_share=0.3, definition=DEFINITION)
+    info = simulate_round(db, "R-agent", seed=3)
+    ev = evaluate_round(db, "R-agent", as_of=info["data_end"], months=1)
+    ag = ev.breakdowns[ev.breakdowns["breakdown"] == "agent"]
+    assert set(ag["cell"]) == {"王芳", "李强", "张敏", "陈静"}
+    assert (ag["n_hold"] == int((arm == "holdout").sum())).all()
+    assert ag["holdout_basis"].str.startswith("whole holdout").all()
+    tier = ev.breakdowns[ev.breakdowns["breakdown"] == "tier"]
+    assert (tier["holdout_basis"] == "same cell").all()

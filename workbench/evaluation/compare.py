@@ -55,6 +55,9 @@ def rate_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Data
             if not len(tt) or not len(hh):
                 continue
             r = S.two_proportions(int(tt[outcome].sum()), len(tt), int(hh[outcome].sum()), len(hh), settings.alpha)
+            small = r["min_expected"].iloc[0] < settings.min_expected
+            r["test"] = "Fisher exact" if small else "z test"
+            r["p_report"] = r["fisher_p"] if small else r["p_val"]
             adj = S.ancova(gg["treat"], gg["pre_" + outcome].astype(float), gg[outcome].astype(float), settings.alpha)
             r.insert(0, "outcome", outcome)
             r.insert(0, "month", m)
@@ -147,9 +150,16 @@ def breakdowns(out: pd.DataFrame, settings: EvaluationSettings, columns: tuple[s
         if col not in out.columns:
             continue
         key = out[col].astype("object").where(out[col].notna(), MISSING_CELL).astype(str)
-        for (m, cell), g in out.groupby([out["month"], key], sort=True):
+        # A holdout without this column (e.g. no agent: it is never called) is compared whole with each cell.
+        split_holdout = bool(out.loc[out["treat"] == 0, col].notna().any())
+        frame = out if split_holdout else out[out["treat"] == 1]
+        whole = {m: g for m, g in out[out["treat"] == 0].groupby("month")}
+        for (m, cell), g in frame.groupby([frame["month"], key.loc[frame.index]], sort=True):
             t, h = _arms(g)
-            base = {"breakdown": col, "cell": cell, "month": m, "n_treat": len(t), "n_hold": len(h)}
+            if not split_holdout:
+                h = whole.get(m, h)
+            base = {"breakdown": col, "cell": cell, "month": m, "n_treat": len(t), "n_hold": len(h),
+                    "holdout_basis": "same cell" if split_holdout else f"whole holdout (holdout has no {col})"}
             if len(t) and len(h):
                 p = S.two_proportions(int(t["came_back"].sum()), len(t), int(h["came_back"].sum()), len(h),
                                       settings.alpha).iloc[0]

@@ -17,7 +17,7 @@ from workbench.evaluation.evaluate import RoundEvaluation
 from workbench.reports.files import display_width, excel_workbook, write_frame
 
 BREAKDOWN_COLUMNS = ["month", "cell", "n_treat", "n_hold", "rate_treat", "rate_hold", "diff", "diff_lo", "diff_hi",
-                     "test", "p_val", "p_adj", "significant", "small_cell", "lift", "lift_lo", "lift_hi", "cohen_h",
+                     "test", "p_val", "p_adj", "significant", "small_cell", "holdout_basis", "lift", "lift_lo", "lift_hi", "cohen_h",
                      "spend_treat", "spend_hold", "spend_diff", "spend_lo", "spend_hi", "spend_p", "spend_p_adj",
                      "cohen_d", "correction"]
 LABELS = {"tier": "By tier", "stage": "By stage", "reason": "By reason", "reason_source": "By reason source",

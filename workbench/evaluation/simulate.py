@@ -105,7 +105,7 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
         done = con.execute("SELECT count(*) FROM transactions WHERE transaction_id LIKE ? || '%'", [prefix]).fetchall()[0][0]
         done += con.execute("SELECT count(*) FROM events WHERE event_id LIKE ? || '%'", [prefix]).fetchall()[0][0]
         if done and not replace:
-            raise SimulationError(f"round {round_id!r} was simulated already ({done} rows); pass replace=True to redo it")
+            raise SimulationError(f"round {round_id!r} was simulated already ({done} rows); replace it to redo (replace=True, or --replace on the command line)")
         bundles = con.execute("SELECT bundle, category FROM campaign_bundles WHERE campaign_id = ?",
                               [a["campaign_id"].iloc[0]]).df() if _has(con, "campaign_bundles") else pd.DataFrame(
             columns=["bundle", "category"])

@@ -265,10 +265,10 @@ def did(treat, pre, post, groups=None, alpha: float = 0.05) -> pd.DataFrame:
     with warnings.catch_warnings(), np.errstate(all="ignore"):  # degenerate tiny cells give NaN, not noise
         warnings.simplefilter("ignore", RuntimeWarning)
         fit = smf.ols("y ~ treat * post", data=long).fit(cov_type="cluster", cov_kwds={"groups": long["g"]})
-    est, se = float(fit.params["treat:post"]), float(fit.bse["treat:post"])
-    lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat:post"])
-    return pd.DataFrame([{"did": est, "se": se, "did_lo": lo, "did_hi": hi,
-                          "p_val": float(fit.pvalues["treat:post"]), "n_customers": n}])
+        est, se = float(fit.params["treat:post"]), float(fit.bse["treat:post"])
+        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat:post"])
+        p = float(fit.pvalues["treat:post"])
+    return pd.DataFrame([{"did": est, "se": se, "did_lo": lo, "did_hi": hi, "p_val": p, "n_customers": n}])
 
 
 def ancova(treat, pre, post, alpha: float = 0.05) -> pd.DataFrame:
@@ -281,10 +281,10 @@ def ancova(treat, pre, post, alpha: float = 0.05) -> pd.DataFrame:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         fit = smf.ols(formula, data=frame).fit(cov_type="HC1")
-    lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat"])
-    return pd.DataFrame([{"estimate": float(fit.params["treat"]), "se": float(fit.bse["treat"]),
-                          "est_lo": lo, "est_hi": hi, "p_val": float(fit.pvalues["treat"]),
-                          "pre_coef": float(fit.params.get("pre", math.nan)), "n": len(frame)}])
+        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat"])
+        row = {"estimate": float(fit.params["treat"]), "se": float(fit.bse["treat"]), "est_lo": lo, "est_hi": hi,
+               "p_val": float(fit.pvalues["treat"]), "pre_coef": float(fit.params.get("pre", math.nan)), "n": len(frame)}
+    return pd.DataFrame([row])
 
 
 def srm(observed: Sequence[int], planned_shares: Sequence[float]) -> pd.DataFrame:
@@ -306,7 +306,7 @@ def mde_proportion(n_t: int, n_h: int, baseline: float, alpha: float = 0.05, pow
         return math.nan
     h = NormalIndPower().solve_power(effect_size=None, nobs1=n_t, alpha=alpha, power=power,
                                      ratio=n_h / n_t, alternative="two-sided")
-    angle = math.asin(math.sqrt(min(max(baseline, 0.0), 1.0))) + float(h) / 2
+    angle = math.asin(math.sqrt(min(max(baseline, 0.0), 1.0))) + float(np.ravel(h)[0]) / 2
     return (math.sin(min(angle, math.pi / 2)) ** 2) - baseline
 
 
@@ -318,7 +318,7 @@ def mde_mean(n_t: int, n_h: int, sd: float, alpha: float = 0.05, power: float = 
         return math.nan
     d = TTestIndPower().solve_power(effect_size=None, nobs1=n_t, alpha=alpha, power=power,
                                     ratio=n_h / n_t, alternative="two-sided")
-    return float(d) * sd
+    return float(np.ravel(d)[0]) * sd  # solve_power returns a 1-element array on some inputs
 
 
 def adjust(p_values, method: str = "holm", alpha: float = 0.05) -> np.ndarray:

@@ -37,9 +37,11 @@ def rate_verdict(r: pd.Series, label: str, settings: EvaluationSettings, what: s
                  measure: str = "return rate") -> str:
     """One sentence about a return-rate comparison (a row of ``rate_comparisons``)."""
     m = int(r["month"])
+    p = r.get("p_report", r["p_val"])
+    test = " Fisher" if r.get("test") == "Fisher exact" else ""
     nums = (f"({_pts(r['rate_treat'])}% vs {_pts(r['rate_hold'])}%, difference {_pts(r['diff'])} points, "
-            f"{int(round((1 - settings.alpha) * 100))}% CI {_pts(r['diff_lo'])} to {_pts(r['diff_hi'])}, {fmt_p(r['p_val'])})")
-    if r["p_val"] < settings.alpha:
+            f"{int(round((1 - settings.alpha) * 100))}% CI {_pts(r['diff_lo'])} to {_pts(r['diff_hi'])},{test} {fmt_p(p)})")
+    if p < settings.alpha:
         more = "more" if r["diff"] > 0 else "less"
         text = f"{label}: contacted customers {what} {more} than the holdout in month {m} {nums}."
     elif not r["mde"] <= settings.meaningful["came_back"]:
