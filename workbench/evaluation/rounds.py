@@ -132,9 +132,8 @@ def load_round(db: str | Path | None, round_id: str, settings: EvaluationSetting
     dated = attempts.dropna(subset=["attempt_date"]).sort_values(["customer_id", "attempt_date"], kind="stable")
     first = dated.groupby("customer_id", sort=False).agg(first_attempt=("attempt_date", "first"),
                                                          first_channel=("channel", "first"))
-    summary = attempts.groupby("customer_id").agg(
-        n_attempts=("attempts", "sum"),
-        reached=("outcome", lambda s: bool(s.isin(settings.reached_outcomes).any())))
+    attempts["is_reached"] = attempts["outcome"].isin(list(settings.reached_outcomes))
+    summary = attempts.groupby("customer_id").agg(n_attempts=("attempts", "sum"), reached=("is_reached", "max"))
     live = live.merge(first, left_on="customer_id", right_index=True, how="left")
     live = live.merge(summary, left_on="customer_id", right_index=True, how="left")
     live["n_attempts"] = live["n_attempts"].fillna(0).astype(int)
