@@ -18,7 +18,7 @@ from workbench.scoring.store import read_scores
 pytestmark = pytest.mark.slow
 
 MONTH = "2026-10"
-CUSTOMERS = 600
+CUSTOMERS = 2_000  # small, but enough respondents for every segment test of the analysis
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,9 @@ def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
     assert (m["campaign"], m["month"], m["as_of"], m["status"]) == ("dealership", MONTH, "2026-10-31", "succeeded")
     assert m["started_at"] <= m["ended_at"] and m["packages"]["papermill"] and m["packages"]["pandas"]
     steps = {s["name"]: s for s in m["steps"]}
-    assert [s["name"] for s in m["steps"]][:4] == ["demo_data", "import", "scoring", "survey_design"]
-    assert all(s["status"] in ("succeeded", "skipped") for s in m["steps"])
+    assert [s["name"] for s in m["steps"]] == ["demo_data", "import", "scoring", "survey_design", "survey_answers",
+                                               "response_analysis", "campaign", "round_outcomes", "evaluation"]
+    assert all(s["status"] == "succeeded" for s in m["steps"])
     assert steps["scoring"]["parameters"] == {"industry": "dealership", "db": "workbench.duckdb",
                                               "output_dir": "scoring", "as_of": "2026-10-31"}
     assert steps["survey_design"]["parameters"]["survey_id"] == "car_aftersales_churn_202610"
@@ -59,7 +60,7 @@ def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
     text = (month / "run.json").read_text(encoding="utf-8")
     assert not any(name in text or phone in text for name, phone in people)
 
-    for step in ("import", "scoring", "survey_design"):
+    for step in ("import", "scoring", "survey_design", "response_analysis", "campaign", "evaluation"):
         nb = nbformat.read(month / step / f"{step}.ipynb", as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                   if o.get("output_type") == "error"]
@@ -84,6 +85,22 @@ def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
     assert [r["table"] for r in log] == ["customers", "transactions", "events"]
     assert log[0]["inserted"] == CUSTOMERS
     assert len(list((month / "survey_design" / "car_aftersales_churn_202610").glob("*_calls_zh.xlsx"))) == 1
+    # the later stages' workbooks: answers analysed, the round assigned, its outcome evaluated
+    with connect(month / "workbench.duckdb", read_only=True) as con:
+        [(round_id, treated, holdout)] = con.execute(
+            "SELECT round_id, count(*) FILTER (arm = 'treatment'), count(*) FILTER (arm = 'holdout') "
+            "FROM assignments GROUP BY round_id").fetchall()
+        completed = con.execute("SELECT count(DISTINCT customer_id) FROM survey_responses "
+                                "WHERE status = 'completed'").fetchall()[0][0]
+    assert round_id.endswith("20261101") and treated > holdout > 0 and completed > 0
+    analysis = openpyxl.load_workbook(next((month / "response_analysis").glob("*_analysis.xlsx")), read_only=True)
+    assert {"summary", "reason_ranking", "segment_tests"} <= set(analysis.sheetnames)
+    calls = openpyxl.load_workbook(month / "campaign" / f"{round_id}_calls_zh.xlsx", read_only=True)
+    agents = [n for n in calls.sheetnames if not n.startswith("_") and " " not in n]
+    ids = {r[0] for n in agents for r in calls[n].iter_rows(min_row=2, values_only=True) if r and r[0]}
+    assert len(ids) == treated  # every treated customer is on one agent's sheet, no holdout customer is
+    evaluation = openpyxl.load_workbook(month / "evaluation" / "evaluation.xlsx", read_only=True)
+    assert {"Summary", "Return rates", "Diff-in-diff"} <= set(evaluation.sheetnames)
     log_text = (month / "run.log").read_text(encoding="utf-8")
     assert "scoring: done in" in log_text and "survey_design: done in" in log_text
 

@@ -27,7 +27,7 @@ TOP_KEYS = {"campaign", "business", "description", "db", "store_db", "drop_folde
 STEP_KEYS = {"name", "notebook", "hook", "description", "parameters", "when", "needs", "scope", "timeout"}
 SCOPES = ("store", "group")
 #: Placeholders the runner fills in; ``variables`` add more.
-BUILTIN_PLACEHOLDERS = ("month", "month_compact", "month_start", "month_end", "as_of", "campaign", "business", "store", "db",
+BUILTIN_PLACEHOLDERS = ("month", "month_compact", "month_start", "month_end", "next_month_start", "as_of", "campaign", "business", "store", "db",
                         "drop_folder", "run_dir", "outputs", "project")
 NAME_RE = re.compile(r"^[^\W][\w.-]*$")  # letters (any script), digits, _ . - ; no separators, no leading dot
 

@@ -38,6 +38,45 @@ def write_demo_inputs(business_dir: Path, business: str, log: Callable[[str], No
     return files
 
 
+def simulate_survey_answers(business_dir: Path, business: str, log: Callable[[str], None], *, survey_id: str,
+                            survey_dir: str | Path, target: str | Path, seed: int = 0) -> Path:
+    """Demo-only pipeline hook: the call team's fieldwork on a designed survey, simulated from the demo's
+    planted reasons and written as the filled call workbook they would return (``target``); the analysis
+    notebook imports it. The satisfaction survey (no call workbook) comes back as a KoboToolbox export."""
+    from workbench.analysis.simulate import demo_truth, export_rows, fill_phone_workbook, simulate_fieldwork, write_export
+    from workbench.analysis.survey_store import load_fielded_survey
+    from workbench.data.store import read_table
+
+    db = Path(business_dir) / "workbench.duckdb"
+    fielded = load_fielded_survey(db, survey_id)
+    customers = read_table("customers", db, columns=["customer_id", "birth_year"])
+    fw = simulate_fieldwork(fielded.survey, fielded.sample, demo_truth(db, business, seed=seed), customers=customers,
+                            seed=seed)
+    workbooks = sorted(Path(survey_dir).glob("*_calls_*.xlsx"))
+    if workbooks:
+        path = fill_phone_workbook(workbooks[0], target, fw)
+    else:
+        path = write_export(export_rows(fielded.survey, survey_id, fw, fielded.sample, style="kobo", seed=seed),
+                            target)
+    log(f"{business}: simulated fieldwork on {survey_id} -> {Path(path).name}")
+    return Path(path)
+
+
+def simulate_round_outcomes(business_dir: Path, business: str, log: Callable[[str], None], *, months: int = 3,
+                            seed: int = 0) -> dict:
+    """Demo-only pipeline hook: the months after the newest campaign round, simulated from the demo's planted
+    campaign effect (contact attempts, purchases, events), so the evaluation notebook has outcomes to measure."""
+    from workbench.evaluation.rounds import latest_round
+    from workbench.evaluation.simulate import simulate_round
+
+    db = Path(business_dir) / "workbench.duckdb"
+    round_id = latest_round(db)
+    sim = simulate_round(db, round_id, seed=seed, horizon_days=months * 30, replace=True)
+    log(f"{business}: simulated {months} months after round {round_id}: {sim['customers']:,} customers, "
+        f"{sim['returned']:,} came back, data to {sim['data_end']}")
+    return sim
+
+
 def demo_steps() -> list[tuple[str, DemoStep]]:
     """Python steps run after a business's demo month, on its month folder (stages without a notebook)."""
     return []

@@ -140,7 +140,9 @@ class Plan:
 
     def _variables(self, run_dir: Path, store: str | None, db: str, drop_folder: str) -> dict[str, Any]:
         base = {"month": self.month, "month_compact": self.month.replace("-", ""), "month_start": self.month_start.isoformat(),
-                "month_end": self.month_end.isoformat(), "as_of": self.as_of.isoformat(),
+                "month_end": self.month_end.isoformat(),
+                "next_month_start": (self.month_end + dt.timedelta(days=1)).isoformat(),
+                "as_of": self.as_of.isoformat(),
                 "campaign": self.config.campaign, "business": self.config.business, "store": store or "",
                 "outputs": str(self.outputs_root), "project": str(PROJECT_ROOT), "run_dir": str(run_dir),
                 "db": db, "drop_folder": drop_folder}
