@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.crosstab import crosstab, key_drivers, reason_tests, segment_tests
-from workbench.analysis.importer import answers_wide, read_responses
+from workbench.analysis.importer import read_wide
 from workbench.analysis.rates import aapor_rates, dispositions
 from workbench.analysis.ratings import rating_summary, reliability, satisfaction, satisfaction_index
 from workbench.analysis.reasons import (main_reasons, reason_mentions, reason_ranking, reason_respondents,
@@ -29,6 +29,7 @@ from workbench.analysis.respondents import SEGMENT_COLUMNS, respondent_frame
 from workbench.analysis.survey_store import FieldedSurvey, load_fielded_survey
 from workbench.analysis.textcode import code_texts, free_texts, load_dictionary
 from workbench.data.store import connect
+from workbench.surveys.template import choice_scores
 
 GROUP_NAMES = {("age_group", "under_30"): ("customers under 30", "30岁以下客户"),
                ("age_group", "30_plus"): ("older customers (30+)", "30岁及以上客户")}
@@ -125,12 +126,14 @@ def analyse_survey(db: str | Path | None, survey_id: str, *, segments: Sequence[
     """Run every analysis of the response-analysis stage on one survey's stored answers."""
     fielded = load_fielded_survey(db, survey_id)
     survey = fielded.survey
-    cases, answers = read_responses(db, survey_id)
+    with connect(db, read_only=True) as con:
+        cases = con.execute("SELECT case_id, customer_id, status, interviewer, attempts FROM survey_cases "
+                            "WHERE survey_id = ? ORDER BY case_id", [survey_id]).df()
     frame = respondent_frame(db, fielded, cases)
-    done_ids = set(frame.loc[frame["status"] == "completed", "case_id"])
-    done_answers = answers[answers["case_id"].isin(done_ids)]
-    wide = answers_wide(fielded, done_answers)
-    wide.index = wide.index.astype(str)
+    wide = read_wide(db, fielded, "completed")
+    scored = [q for q in choice_scores(survey)["question"].unique() if q in wide.columns]
+    done_answers = wide[scored].reset_index().melt(id_vars="case_id", var_name="question", value_name="answer")
+    done_answers = done_answers[done_answers["answer"] != ""]
     texts = free_texts(survey, wide)
     coded, uncoded = code_texts(texts, load_dictionary(dictionary))
     mentions = reason_mentions(survey, wide, coded_text=coded)

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from workbench.data.problems import Problem, column_letter
@@ -88,6 +89,25 @@ def answer_columns(survey: Survey) -> list[str]:
             if q.other_choice is not None:
                 out.append(f"{q.name}_other")
     return out
+
+
+def explode_codes(values: pd.Series) -> pd.DataFrame:
+    """Space-separated answers -> one row per code (``row``: the value's index label, ``code``, ``slot``),
+    splitting each distinct text once (a column of 100,000 answers has a few hundred distinct texts)."""
+    v = values[values != ""]
+    if v.empty:
+        return pd.DataFrame({"row": pd.Series(dtype=object), "code": pd.Series(dtype=object),
+                             "slot": pd.Series(dtype="int64")})
+    codes, uniques = pd.factorize(v.to_numpy(dtype=object))
+    parts = [str(u).split() for u in uniques]
+    lengths = np.array([len(x) for x in parts], dtype=np.int64)
+    flat = np.array([c for x in parts for c in x], dtype=object)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    n = lengths[codes]
+    rows = np.repeat(np.arange(len(v)), n)
+    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    return pd.DataFrame({"row": v.index.to_numpy()[rows], "code": flat[np.repeat(starts[codes], n) + offsets],
+                         "slot": offsets + 1})
 
 
 def _text(v: object) -> str:

@@ -32,6 +32,14 @@ MONTE_CARLO_TABLES = 20_000
 CORRECTIONS = ("holm", "fdr_bh", "bonferroni")
 
 
+def _flags(index: pd.Index, case_ids: pd.Series) -> np.ndarray:
+    """Boolean per position of ``index``: is the case among ``case_ids``?"""
+    pos = index.get_indexer(case_ids.astype(str))
+    out = np.zeros(len(index), dtype=bool)
+    out[pos[pos >= 0]] = True
+    return out
+
+
 def small_expected(expected: np.ndarray) -> bool:
     """Cochran's rule: any expected count < 1 or more than 20% below 5."""
     e = np.asarray(expected, dtype=float)
@@ -98,9 +106,10 @@ def reason_tests(respondents: pd.DataFrame, mentions: pd.DataFrame, segment: str
     """Per reason: does naming it depend on ``segment``? (segment × named yes/no; valid with multiple
     choice since each respondent is counted once per reason), corrected across reasons."""
     resp = respondents.dropna(subset=[segment]).drop_duplicates("case_id")
+    index = pd.Index(resp["case_id"].astype(str))
     rows = []
     for value, grp in mentions.groupby(item, sort=True):
-        named = resp["case_id"].isin(set(grp["case_id"]))
+        named = pd.Series(_flags(index, grp["case_id"]), index=resp.index)
         d = pd.DataFrame({segment: resp[segment].astype(str).to_numpy(), "named": np.where(named, "yes", "no")})
         res = independence_test(d, segment, "named", seed=seed)
         shares = d.assign(y=named.to_numpy()).groupby(segment)["y"].mean()
@@ -132,9 +141,10 @@ def key_drivers(respondents: pd.DataFrame, mentions: pd.DataFrame, target: str, 
     cell is 0), Fisher's exact p, corrected across reasons; sorted by difference."""
     resp = respondents.dropna(subset=[target]).drop_duplicates("case_id")
     t = resp[target].astype(bool).to_numpy()
+    index = pd.Index(resp["case_id"].astype(str))
     rows = []
     for value, grp in mentions.groupby(item, sort=True):
-        named = resp["case_id"].isin(set(grp["case_id"])).to_numpy()
+        named = _flags(index, grp["case_id"])
         a, b = int((named & t).sum()), int((~named & t).sum())
         c, d = int((named & ~t).sum()), int((~named & ~t).sum())
         if (a + b) == 0 or (c + d) == 0:

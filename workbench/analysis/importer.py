@@ -65,25 +65,24 @@ def _timestamps(text: pd.Series) -> pd.Series:
 
 def _frames(fielded: FieldedSurvey, meta: pd.DataFrame, values: pd.DataFrame, now: dt.datetime
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(cases, answers): one row per case with its status and a hash of status + answers; answers as
+    (case_id, question, answer) only - the rest is joined on in SQL."""
     sid = fielded.survey_id
     interviewer = meta["interviewer"].where(meta["interviewer"] != "", meta["assigned_interviewer"].fillna(""))
+    values = values.reindex(columns=answer_columns(fielded.survey), fill_value="")
+    digest = pd.util.hash_pandas_object(values.assign(_status=meta["status"].to_numpy()), index=False)
     cases = pd.DataFrame({
         "survey_id": sid, "case_id": meta["case_id"].to_numpy(), "customer_id": meta["customer_id"].to_numpy(),
         "status": meta["status"].to_numpy(), "interviewer": interviewer.to_numpy(),
         "attempts": pd.to_numeric(meta["attempts"], errors="coerce").astype("Int32").to_numpy(),
         "answered_at": _timestamps(meta["answered_at"]).to_numpy(), "source_file": meta["file"].to_numpy(),
         "source_sheet": meta["sheet"].to_numpy(), "source_row": meta["row"].astype("int32").to_numpy(),
-        "submission_key": meta["key"].to_numpy(), "imported_at": now})
+        "submission_key": meta["key"].to_numpy(), "imported_at": now,
+        "answer_hash": digest.astype("uint64").map("{:016x}".format).to_numpy()})
     arr = values.to_numpy(dtype=object)
     rows, cols = np.nonzero(arr != "")
-    answers = pd.DataFrame({
-        "survey_id": sid, "customer_id": cases["customer_id"].to_numpy()[rows],
-        "status": cases["status"].to_numpy()[rows], "question": np.asarray(values.columns, dtype=object)[cols],
-        "answer": arr[rows, cols], "interviewer": cases["interviewer"].to_numpy()[rows],
-        "answered_at": cases["answered_at"].to_numpy()[rows], "source_file": cases["source_file"].to_numpy()[rows],
-        "case_id": cases["case_id"].to_numpy()[rows], "source_sheet": cases["source_sheet"].to_numpy()[rows],
-        "source_row": cases["source_row"].to_numpy()[rows], "submission_key": cases["submission_key"].to_numpy()[rows],
-        "imported_at": now})
+    answers = pd.DataFrame({"case_id": cases["case_id"].to_numpy()[rows],
+                            "question": np.asarray(values.columns, dtype=object)[cols], "answer": arr[rows, cols]})
     return cases, answers
 
 
@@ -119,21 +118,11 @@ def import_responses(db: str | Path | None, survey_id: str, files: Sequence[str 
         try:
             con.register("_new_cases", cases)
             con.register("_new_answers", answers)
-            old = con.execute("""
-                SELECT c.case_id, c.status, md5(coalesce(string_agg(r.question || '=' || coalesce(r.answer, ''), '|'
-                       ORDER BY r.question), '')) AS sig
-                FROM survey_cases c LEFT JOIN survey_responses r
-                  ON r.survey_id = c.survey_id AND r.case_id = c.case_id
-                WHERE c.survey_id = ? AND c.case_id IN (SELECT case_id FROM _new_cases)
-                GROUP BY c.case_id, c.status""", [survey_id]).df()
-            mine = con.execute("""
-                SELECT c.case_id, c.status, md5(coalesce(string_agg(a.question || '=' || coalesce(a.answer, ''), '|'
-                       ORDER BY a.question), '')) AS sig
-                FROM _new_cases c LEFT JOIN _new_answers a ON a.case_id = c.case_id
-                GROUP BY c.case_id, c.status""").df()
-            both = mine.merge(old, on="case_id", how="left", suffixes=("", "_old"))
-            known = both["sig_old"].notna()
-            same = known & (both["sig"] == both["sig_old"]) & (both["status"] == both["status_old"])
+            old = con.execute("SELECT case_id, status AS status_old, answer_hash AS hash_old FROM survey_cases "
+                              "WHERE survey_id = ? AND case_id IN (SELECT case_id FROM _new_cases)", [survey_id]).df()
+            both = cases[["case_id", "status", "answer_hash"]].merge(old, on="case_id", how="left")
+            known = both["status_old"].notna()
+            same = known & (both["answer_hash"] == both["hash_old"]) & (both["status"] == both["status_old"])
             new, unchanged = int((~known).sum()), int(same.sum())
             updated = int(known.sum()) - unchanged
             con.execute("DELETE FROM survey_responses WHERE survey_id = ? AND (case_id IN (SELECT case_id FROM _new_cases)"
@@ -141,7 +130,10 @@ def import_responses(db: str | Path | None, survey_id: str, files: Sequence[str 
             con.execute("DELETE FROM survey_cases WHERE survey_id = ? AND case_id IN (SELECT case_id FROM _new_cases)",
                         [survey_id])
             con.execute("INSERT INTO survey_cases BY NAME SELECT * FROM _new_cases")
-            con.execute("INSERT INTO survey_responses BY NAME SELECT * FROM _new_answers")
+            con.execute("""INSERT INTO survey_responses BY NAME
+                SELECT c.survey_id, c.customer_id, c.status, a.question, a.answer, c.interviewer, c.answered_at,
+                       c.source_file, c.case_id, c.source_sheet, c.source_row, c.submission_key, c.imported_at
+                FROM _new_answers a JOIN _new_cases c USING (case_id)""")
             next_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
             for k, f in enumerate(read):
                 path = Path(next(x for x in files if Path(x).name == f.file))
@@ -168,6 +160,22 @@ def read_responses(db: str | Path | None, survey_id: str) -> tuple[pd.DataFrame,
         answers = con.execute("SELECT case_id, customer_id, status, question, answer, interviewer, answered_at "
                               "FROM survey_responses WHERE survey_id = ? ORDER BY case_id, question", [survey_id]).df()
     return cases, answers
+
+
+def read_wide(db: str | Path | None, fielded: FieldedSurvey, status: str | None = "completed") -> pd.DataFrame:
+    """One row per case (index case_id), one text column per answer column ('' when unanswered), pivoted in
+    DuckDB; only cases with ``status`` (None: all)."""
+    cols = answer_columns(fielded.survey)
+    where = "survey_id = ?" + (" AND status = ?" if status else "")
+    args = [fielded.survey_id] + ([status] if status else [])
+    listed = ", ".join("'" + c.replace("'", "''") + "'" for c in cols)
+    with connect(db, read_only=True) as con:
+        df = con.execute(f"""PIVOT (SELECT case_id, question, answer FROM survey_responses WHERE {where})
+                             ON question IN ({listed}) USING first(answer) GROUP BY case_id ORDER BY case_id""",
+                         args).df()
+    df = df.set_index("case_id").reindex(columns=cols)
+    df.index = df.index.astype(str)
+    return df.astype(object).where(df.notna(), "")
 
 
 def answers_wide(fielded: FieldedSurvey, answers: pd.DataFrame) -> pd.DataFrame:

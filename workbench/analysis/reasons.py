@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from workbench.analysis.answers import explode_codes
 from workbench.analysis.respondents import kish_n
 from workbench.surveys.taxonomy import load_reason_taxonomy
 from workbench.surveys.template import Question, Survey
@@ -45,9 +46,8 @@ def reason_mentions(survey: Survey, wide: pd.DataFrame, questions: Sequence[str]
         if q.name not in wide.columns:
             continue
         to_reason = {c.name: c.reason for c in q.choices if c.reason}
-        s = wide[q.name].astype(str)
-        s = s[s != ""].str.split().explode()
-        m = pd.DataFrame({"case_id": s.index.astype(str), "question": q.name, "choice": s.to_numpy()})
+        e = explode_codes(wide[q.name].astype(str))
+        m = pd.DataFrame({"case_id": e["row"].astype(str).to_numpy(), "question": q.name, "choice": e["code"].to_numpy()})
         m["reason"] = m["choice"].map(to_reason)
         rows.append(m[m["reason"].notna()])
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["case_id", "question", "choice", "reason"])
@@ -78,23 +78,36 @@ def share_table(named: pd.DataFrame, respondents: pd.DataFrame, item: str, alpha
 
     ``named``: (case_id, item) pairs (duplicates ignored); ``respondents``: case_id, weight (and ``group``).
     """
-    resp = respondents.drop_duplicates("case_id").set_index("case_id")
-    pairs = named[["case_id", item]].drop_duplicates()
-    pairs = pairs[pairs["case_id"].isin(resp.index)]
-    groups = [(None, resp)] if group is None else list(resp.groupby(group, sort=True, dropna=True))
+    resp = respondents.drop_duplicates("case_id").reset_index(drop=True)
+    pos = pd.Index(resp["case_id"].astype(str)).get_indexer(named["case_id"].astype(str))
+    ok = pos >= 0
+    codes, items = pd.factorize(named[item].to_numpy(dtype=object)[ok])
+    pairs = pd.DataFrame({"pos": pos[ok], "item": codes}).drop_duplicates()
+    w_all = resp["weight"].astype(float).to_numpy()
+    if group is None:
+        gcodes, gvalues = np.zeros(len(resp), dtype=np.int64), [None]
+    else:
+        keep = resp[group].notna().to_numpy()
+        gcodes, gvalues = pd.factorize(resp[group].astype(object).where(keep, None), sort=True)
     out = []
-    for g, r in groups:
-        w = r["weight"].astype(float)
-        n, wsum, n_eff = len(r), float(w.sum()), kish_n(w)
-        p_in = pairs[pairs["case_id"].isin(r.index)]
-        for value, grp in p_in.groupby(item, sort=False):
-            cnt = len(grp)
-            wcnt = float(w.loc[grp["case_id"]].sum())
-            p, pw = cnt / n, wcnt / wsum
-            lo, hi = _ci(cnt, n, alpha)
+    n_items = len(items)
+    pg_ = gcodes[pairs["pos"].to_numpy()]
+    for gi, g in enumerate(gvalues):
+        members = gcodes == gi
+        n = int(members.sum())
+        if n == 0:
+            continue
+        w = w_all[members]
+        wsum, n_eff = float(w.sum()), kish_n(w)
+        sel = pg_ == gi
+        cnt = np.bincount(pairs["item"].to_numpy()[sel], minlength=n_items)
+        wcnt = np.bincount(pairs["item"].to_numpy()[sel], weights=w_all[pairs["pos"].to_numpy()[sel]], minlength=n_items)
+        for k in np.flatnonzero(cnt):
+            p, pw = cnt[k] / n, wcnt[k] / wsum
+            lo, hi = _ci(int(cnt[k]), n, alpha)
             wlo, whi = _ci(pw * n_eff, n_eff, alpha)
-            out.append({**({group: g} if group else {}), item: value, "named": cnt, "respondents": n, "share": p,
-                        "ci_low": lo, "ci_high": hi, "weighted_share": pw, "n_eff": n_eff,
+            out.append({**({group: g} if group else {}), item: items[k], "named": int(cnt[k]), "respondents": n,
+                        "share": p, "ci_low": lo, "ci_high": hi, "weighted_share": pw, "n_eff": n_eff,
                         "weighted_ci_low": wlo, "weighted_ci_high": whi})
     cols = ([group] if group else []) + [item, "named", "respondents", "share", "ci_low", "ci_high", "weighted_share",
                                           "n_eff", "weighted_ci_low", "weighted_ci_high"]
@@ -154,7 +167,8 @@ def customer_reasons(db: str | Path | None, survey_id: str | None = None) -> pd.
 
     With ``survey_id=None`` every survey in the store is used and a customer's latest interview wins.
     "Other, please specify" texts are coded with the keyword dictionary first."""
-    from workbench.analysis.importer import answers_wide, read_responses
+    from workbench.analysis.importer import read_wide
+    from workbench.data.store import connect
     from workbench.analysis.survey_store import list_surveys, load_fielded_survey
     from workbench.analysis.textcode import code_texts, free_texts, load_dictionary
 
@@ -163,11 +177,12 @@ def customer_reasons(db: str | Path | None, survey_id: str | None = None) -> pd.
     dictionary = load_dictionary()
     for sid in ids:
         fielded = load_fielded_survey(db, sid)
-        cases, answers = read_responses(db, sid)
-        done = cases[cases["status"] == "completed"]
+        with connect(db, read_only=True) as con:
+            done = con.execute("SELECT case_id, customer_id, answered_at, imported_at FROM survey_cases "
+                               "WHERE survey_id = ? AND status = 'completed'", [sid]).df()
         if done.empty:
             continue
-        wide = answers_wide(fielded, answers[answers["case_id"].isin(done["case_id"])])
+        wide = read_wide(db, fielded, "completed")
         coded, _ = code_texts(free_texts(fielded.survey, wide), dictionary)
         mains = main_reasons(fielded.survey, reason_mentions(fielded.survey, wide, coded_text=coded))
         mains = mains.merge(done[["case_id", "customer_id", "answered_at", "imported_at"]], on="case_id")

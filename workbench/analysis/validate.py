@@ -104,7 +104,7 @@ def _problem(files: dict[str, AnswerFile], meta: pd.DataFrame, idx, column: str,
 
 
 def _choice_problems(q: Question, v: pd.Series) -> list[tuple[object, str, str, str]]:
-    """(index, value, reason, kind) for bad choice answers in one column."""
+    """(index, value, reason, kind) for bad choice answers in one column (each distinct text checked once)."""
     out = []
     allowed = [c.name for c in q.answers]
     allowed_set = set(allowed)
@@ -112,24 +112,26 @@ def _choice_problems(q: Question, v: pd.Series) -> list[tuple[object, str, str, 
     nonempty = v[v != ""]
     if nonempty.empty:
         return out
-    codes = nonempty.str.split()
-    exploded = codes.explode()
-    bad = exploded[~exploded.isin(allowed_set)]
-    for idx, code in bad.items():
-        hint = f" (that is the label of {labels[code]!r}: export choice names, not labels)" if code in labels else ""
-        shown = ", ".join(allowed[:12]) + (" ..." if len(allowed) > 12 else "")
-        out.append((idx, code, f"unknown answer code for {q.name}{hint}; allowed: {shown}", "unknown code"))
-    n = codes.str.len()
-    if q.type in ("single_choice", "rating", "yes_no"):
-        for idx in n[n > 1].index:
-            out.append((idx, nonempty[idx], f"{q.name} takes one answer, got {n[idx]}", "too many answers"))
-    elif q.type == "multiple_choice" and q.max_choices:
-        for idx in n[n > q.max_choices].index:
-            out.append((idx, nonempty[idx], f"{q.name} takes at most {q.max_choices} answers, got {n[idx]}",
-                        "too many answers"))
-    dup = codes[codes.map(lambda c: len(set(c)) != len(c))]
-    for idx in dup.index:
-        out.append((idx, nonempty[idx], f"the same answer is given twice for {q.name}", "repeated answer"))
+    bad_texts = {}
+    for text in pd.unique(nonempty.to_numpy(dtype=object)):
+        codes = str(text).split()
+        reasons = []
+        for code in codes:
+            if code not in allowed_set:
+                hint = f" (that is the label of {labels[code]!r}: export choice names, not labels)" if code in labels else ""
+                shown = ", ".join(allowed[:12]) + (" ..." if len(allowed) > 12 else "")
+                reasons.append((code, f"unknown answer code for {q.name}{hint}; allowed: {shown}", "unknown code"))
+        if q.type in ("single_choice", "rating", "yes_no") and len(codes) > 1:
+            reasons.append((text, f"{q.name} takes one answer, got {len(codes)}", "too many answers"))
+        elif q.type == "multiple_choice" and q.max_choices and len(codes) > q.max_choices:
+            reasons.append((text, f"{q.name} takes at most {q.max_choices} answers, got {len(codes)}", "too many answers"))
+        if len(set(codes)) != len(codes):
+            reasons.append((text, f"the same answer is given twice for {q.name}", "repeated answer"))
+        if reasons:
+            bad_texts[text] = reasons
+    if bad_texts:
+        for idx, text in nonempty[nonempty.isin(list(bad_texts))].items():
+            out += [(idx, value, reason, kind) for value, reason, kind in bad_texts[text]]
     return out
 
 

@@ -156,3 +156,4 @@ CREATE TABLE IF NOT EXISTS survey_cases (
     imported_at    TIMESTAMP NOT NULL,
     PRIMARY KEY (survey_id, case_id)
 );
+ALTER TABLE survey_cases ADD COLUMN IF NOT EXISTS answer_hash VARCHAR;  -- status + answers, to tell re-imports apart
