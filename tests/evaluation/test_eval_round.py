@@ -237,3 +237,15 @@ def test_breakdown_against_the_whole_holdout_when_the_holdout_has_no_agent(store
     assert ag["holdout_basis"].str.startswith("whole holdout").all()
     tier = ev.breakdowns[ev.breakdowns["breakdown"] == "tier"]
     assert (tier["holdout_basis"] == "same cell").all()
+
+
+def test_as_of_bounds_what_is_observed(hand_round):
+    ev = evaluate_round(hand_round, "RH", as_of="2026-12-10")
+    o = ev.outcomes.set_index(["customer_id", "month"])
+    assert o.loc[("T1", 2), "spend"] == 100.0                # the 2026-12-20 purchase is after the as-of date
+    assert o.loc[("T1", 1), "observed"] and not o.loc[("T1", 2), "observed"]
+    assert ev.checks.set_index("check").loc["window_complete_month_2", "flag"]
+    assert "Provisional" in " ".join(ev.verdicts["text"])
+    before = evaluate_round(hand_round, "RH", as_of="2026-10-31")  # a scoring date before the round
+    assert before.data.data_end == dt.date(2027, 2, 15)
+    assert "not after the round date" in before.checks.set_index("check").loc["as_of", "detail"]

@@ -45,6 +45,8 @@ def design_checks(rd: RoundData, out: pd.DataFrame | None = None) -> pd.DataFram
     rows.append({"check": "contact_coverage", "value": rate, "p_val": np.nan, "flag": bool(len(treated) and rate < 0.5),
                  "detail": f"{rate:.1%} of treated customers have a contact attempt recorded, {reached:.1%} were reached; "
                            "the estimate covers all assigned customers (intention to treat)"})
+    if rd.as_of_note:
+        rows.append({"check": "as_of", "value": np.nan, "p_val": np.nan, "flag": False, "detail": rd.as_of_note})
     if out is not None and len(out):
         for m, g in out.groupby("month"):
             share_obs = float(g["observed"].mean())

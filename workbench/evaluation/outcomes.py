@@ -58,7 +58,7 @@ def customer_outcomes(db: str | Path | None, rd: RoundData) -> pd.DataFrame:
                                least(m.days, w.window_days)::INTEGER AS len
                         FROM _w w CROSS JOIN _m m),
                  lim AS (SELECT min(start::DATE) - max(window_days)::INTEGER AS lo,
-                                max(start::DATE) + max(window_days)::INTEGER AS hi FROM _w)
+                                least(max(start::DATE) + max(window_days)::INTEGER, ?::DATE + 1) AS hi FROM _w)
         """
         tx = con.execute(base + """
             , t AS (SELECT t.customer_id, t.date, t.amount::DOUBLE AS amount, t.category, t.spend_type
@@ -72,7 +72,7 @@ def customer_outcomes(db: str | Path | None, rd: RoundData) -> pd.DataFrame:
             FROM cw JOIN t ON t.customer_id = cw.customer_id
                  AND t.date >= cw.start - cw.len AND t.date < cw.start + cw.len
             LEFT JOIN _o o ON o.customer_id = t.customer_id AND o.category = t.category
-            GROUP BY ALL""").df()
+            GROUP BY ALL""", [rd.data_end]).df()
         ev = con.execute(base + f"""
             , e AS (SELECT e.customer_id, e.date, e.kind FROM events e, lim
                     WHERE e.date >= lim.lo AND e.date < lim.hi AND e.kind IN ({kinds})
@@ -81,7 +81,7 @@ def customer_outcomes(db: str | Path | None, rd: RoundData) -> pd.DataFrame:
                    count(*) FILTER (WHERE e.kind = 'referral') AS referrals
             FROM cw JOIN e ON e.customer_id = cw.customer_id
                  AND e.date >= cw.start - cw.len AND e.date < cw.start + cw.len
-            GROUP BY ALL""").df()
+            GROUP BY ALL""", [rd.data_end]).df()
         for name in ("_w", "_m", "_o"):
             con.unregister(name)
     grid = pd.DataFrame({"customer_id": np.repeat(w["customer_id"].to_numpy(), len(months)),

@@ -6,7 +6,9 @@ the first contact attempt for treated customers who were attempted, else the
 round date (holdout customers, and treated customers never attempted, who stay
 in the treated arm: the estimate is the effect of being assigned to contact).
 Each customer's attribution window comes from the channel of the first
-attempt, else the assigned channel.
+attempt, else the assigned channel. ``data_end`` (the evaluation's as-of date)
+bounds what is observed: later purchases are ignored, so re-running an
+evaluation as of the same date gives the same numbers.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class RoundData:
     excluded: int
     data_end: dt.date
     definition: dict[str, Any] = field(repr=False, default_factory=dict)
+    as_of_note: str = ""             # why the requested as_of was not used, if it was not
 
 
 def _tables(con) -> set[str]:
@@ -145,9 +148,15 @@ def load_round(db: str | Path | None, round_id: str, settings: EvaluationSetting
     channel = live["first_channel"].where(use_attempt, live["channel"])
     live["window_days"] = [settings.window_days(c) for c in channel]
     cc = (definition.get("contact") or {}).get("channel_cost") or {}
-    end = pd.Timestamp(as_of).date() if as_of is not None else data_end(db)
+    end = pd.Timestamp(as_of).date() if as_of not in (None, "") else data_end(db)
+    as_of_note = ""
+    if end <= round_date:  # e.g. a monthly run's scoring date before the round: nothing would be observed
+        as_of_note = (f"as_of {end} is not after the round date {round_date}: evaluated on all data in the store "
+                      f"(up to {data_end(db)})")
+        end = data_end(db)
     return RoundData(round_id=round_id, campaign_id=campaign_id, round_date=round_date,
                      holdout_share=float(a["holdout_share"].iloc[0]), settings=settings,
                      customers=live.reset_index(drop=True), attempts=attempts, bundles=bundles,
                      channel_cost={str(k): float(v) for k, v in cc.items()},
-                     excluded=int((a["arm"] == "excluded").sum()), data_end=end, definition=definition)
+                     excluded=int((a["arm"] == "excluded").sum()), data_end=end, definition=definition,
+                     as_of_note=as_of_note)
