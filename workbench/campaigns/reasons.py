@@ -6,7 +6,8 @@ DataFrame[customer_id, reason, reason_family, source]. A customer without an
 answer gets the reason most common among answering customers of the same
 segment (the playbook's ``reasons.segment_by``, e.g. stage x age band) when at
 least ``reasons.min_known`` of them answered, else the most common in the same
-stage, else the playbook's default for the stage. ``reason_source`` says which:
+stage, else the most common of everyone who answered; only with no (or too few)
+survey answers at all does the playbook's default for the stage apply. ``reason_source`` says which:
 ``known``, ``inferred`` or ``default``.
 """
 
@@ -67,8 +68,8 @@ def _mode_by(known: pd.DataFrame, keys: list[str], min_known: int) -> pd.DataFra
 def attach_reasons(frame: pd.DataFrame, known: pd.DataFrame, playbook: Playbook) -> pd.DataFrame:
     """Add reason, reason_family, reason_source to ``frame`` (customer_id, stage, and the segment columns).
 
-    ``known`` is compared against all customers in ``frame``; segment statistics use the known answers of
-    customers in ``frame`` (the scored population), so inference reflects this business's answers.
+    Inference uses the known answers of the customers in ``frame`` (the round's target population), so a
+    campaign for young customers infers from young customers' answers.
     """
     keys = [k for k in playbook.segment_by if k in frame.columns]
     out = frame.drop(columns=[c for c in ("reason", "reason_family", "reason_source") if c in frame.columns])
@@ -77,13 +78,17 @@ def attach_reasons(frame: pd.DataFrame, known: pd.DataFrame, playbook: Playbook)
     source = pd.Series(pd.NA, index=out.index, dtype="object")
     source[out["reason"].notna()] = "known"
     answered = out[out["reason"].notna()]
-    for level in ([keys] if keys and keys != ["stage"] else []) + [["stage"]]:
+    for level in ([keys] if keys and keys != ["stage"] else []) + [["stage"], []]:
         todo = out["reason"].isna()
         if not todo.any() or not len(answered):
             break
-        modes = _mode_by(answered, level, playbook.min_known).rename(columns={"reason": "_inferred"})
-        filled = out.loc[todo, level].merge(modes, on=level, how="left")["_inferred"].to_numpy()
-        fill = pd.Series(filled, index=out.index[todo])
+        if level:
+            modes = _mode_by(answered, level, playbook.min_known).rename(columns={"reason": "_inferred"})
+            filled = out.loc[todo, level].merge(modes, on=level, how="left")["_inferred"].to_numpy()
+        else:  # everyone who answered
+            modes = _mode_by(answered.assign(_all=0), ["_all"], playbook.min_known)["reason"]
+            filled = [modes.iloc[0] if len(modes) else None] * int(todo.sum())
+        fill = pd.Series(filled, index=out.index[todo], dtype="object")
         got = fill.notna()
         out.loc[fill.index[got], "reason"] = fill[got]
         source[fill.index[got]] = "inferred"
