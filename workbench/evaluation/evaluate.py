@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.evaluation import compare
 from workbench.evaluation.checks import design_checks
-from workbench.evaluation.config import EvaluationSettings, load_settings
+from workbench.evaluation.config import EvaluationSettings, parse_settings
 from workbench.evaluation.outcomes import customer_outcomes
 from workbench.evaluation.roi import contact_costs, round_roi
 from workbench.evaluation.rounds import RoundData, latest_round, load_round
@@ -69,8 +69,6 @@ def _settings_for(rd_settings: EvaluationSettings, months, alpha, correction) ->
     if not changes:
         return rd_settings
     raw = {**rd_settings.raw, **changes}
-    from workbench.evaluation.config import parse_settings
-
     return parse_settings(raw, rd_settings.source + " + arguments")
 
 
