@@ -82,26 +82,60 @@ def demo_steps() -> list[tuple[str, DemoStep]]:
     return []
 
 
-def run_demo(out: str | Path | None = None, n_customers: dict[str, int] | None = None, seed: int = 0,
-             log: Callable[[str], None] = print, progress: bool | None = None) -> Path:
-    """Run the demo month of every demo business under ``out`` (default ``outputs/demo``); returns the folder."""
+def _demo_month(business: str, settings: dict, root: str, echo: bool) -> tuple[str, str, str, list[str], float]:
+    """One business's demo month (in a worker process); returns status, message, month folder, log lines and
+    seconds."""
+    import time
+
     from workbench.runner.pipeline import run_month
+
+    t0 = time.perf_counter()
+    lines: list[str] = []
+
+    def log(message: str) -> None:
+        lines.append(message)
+        if echo:
+            print(f"[{business}] {message}", flush=True)
+
+    outcome = run_month(DEMO_CONFIGS[business], DEMO_MONTH, settings=settings, outputs_root=root, log=log,
+                        progress=False)
+    return outcome.status, outcome.message, str(outcome.month_dir), lines, time.perf_counter() - t0
+
+
+def run_demo(out: str | Path | None = None, n_customers: dict[str, int] | None = None, seed: int = 0,
+             log: Callable[[str], None] = print, progress: bool | None = None, workers: int = 2) -> Path:
+    """Run the demo month of every demo business under ``out`` (default ``outputs/demo``); returns the folder.
+
+    The businesses' pipelines are independent and run in parallel worker processes (``workers``)."""
+    import concurrent.futures as cf
+
+    from workbench.runner.stores import store_executor
 
     target = Path(out) if out else outputs_dir() / "demo"
     tmp = target.with_name(f".{target.name}.partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    for business in BUSINESSES:
-        settings = {"variables.seed": seed}
-        if (n_customers or {}).get(business):
-            settings["variables.customers"] = n_customers[business]
-        outcome = run_month(DEMO_CONFIGS[business], DEMO_MONTH, settings=settings, outputs_root=tmp, log=log,
-                            progress=progress)
-        if outcome.status != "succeeded":
-            raise RuntimeError(f"demo month of {business} failed:\n{outcome.message}")
+    echo = log is print
+    with store_executor(None, workers=max(1, min(workers, len(BUSINESSES)))) as ex:
+        futures = {}
+        for business in BUSINESSES:
+            settings = {"variables.seed": seed}
+            if (n_customers or {}).get(business):
+                settings["variables.customers"] = n_customers[business]
+            futures[business] = ex.submit(_demo_month, business, settings, str(tmp), echo)
+        results = {b: f.result() for b, f in futures.items()}
+        cf.wait(list(futures.values()))
+    for business, (status, message, month_dir, lines, seconds) in results.items():
+        if not echo:
+            for line in lines:
+                log(f"[{business}] {line}")
+        if status != "succeeded":
+            raise RuntimeError(f"demo month of {business} failed:\n{message}")
+        log(f"{business}: demo month {status} in {seconds:.1f} s")
+    for business, (_, _, month_dir, _, _) in results.items():
         for name, step in demo_steps():
-            step(outcome.month_dir, business, log)
+            step(Path(month_dir), business, log)
             log(f"{business}: {name} done")
     old = target.with_name(f".{target.name}.old")
     if old.exists():

@@ -160,6 +160,18 @@ def run_store_task(task: StoreTask) -> dict[str, Any]:
     return result
 
 
+def die_with_parent() -> None:
+    """Pool-worker initializer: on Linux, end the worker when the run that started it is killed, instead of
+    finishing a month nobody will move into place (``prctl(PR_SET_PDEATHSIG, SIGKILL)``)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def store_executor(scheduler: str | None = None, workers: int | None = None) -> Iterator[cf.Executor]:
     """A local process pool, or the ``concurrent.futures`` executor of a Dask cluster at ``scheduler``."""
@@ -173,7 +185,8 @@ def store_executor(scheduler: str | None = None, workers: int | None = None) -> 
             yield client.get_executor(pure=False)
     else:
         context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and sockets
-        with cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context) as ex:
+        with cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context,
+                                    initializer=die_with_parent) as ex:
             yield ex
 
 
