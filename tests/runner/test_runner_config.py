@@ -210,3 +210,20 @@ def test_drop_folder_files_by_table_and_checksum(tmp_path, demo_store):
     demo_files = sorted((db.parent / "files").iterdir())
     seen = find_drop_files(db.parent / "files", db)  # the shared demo store imported exactly these
     assert set(seen["status"]) == {"imported"} and len(seen) == len(demo_files)
+
+
+def test_a_second_run_of_the_same_month_is_refused(tmp_path, capsys):
+    import fcntl
+
+    raw = {**GOOD, "steps": [{"name": "marker", "hook": "tests.runner.hooks:write_marker",
+                              "parameters": {"folder": "{run_dir}/marker"}}]}
+    path = write_config(tmp_path, raw)
+    lock = tmp_path / "out" / "shop" / ".2026-10.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # another run holds the month
+        code = main(["run", str(path), "--month", "2026-10", "--outputs", str(tmp_path / "out")])
+        assert code == 1 and "another run of shop 2026-10 is in progress" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "shop" / "2026-10").exists()
+    assert main(["run", str(path), "--month", "2026-10", "--outputs", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "shop" / "2026-10" / "marker" / "marker.txt").read_text() == "dealership \n"
