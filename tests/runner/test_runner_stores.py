@@ -74,7 +74,7 @@ def test_two_stores_on_dask_equal_the_local_pool(tmp_path):
             a, b = (x[x["figure"] != "seconds"] for x in (a, b))
         pd.testing.assert_frame_equal(a, b)
     side = summary[0]["side_by_side"].set_index("figure")
-    assert list(side.columns) == ["PY02", "TH01"]
+    assert list(side.columns) == ["figure_zh", "PY02", "TH01"] and side.loc["lost", "figure_zh"] == "流失"
     for store in stores:  # the summary's figures are the store's own scores
         s = read_scores(pool.month_dir / "stores" / store / "workbench.duckdb")
         assert side.loc["scored", store] == len(s) and side.loc["lost", store] == (s["stage"] == "lost").sum()
