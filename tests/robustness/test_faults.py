@@ -66,4 +66,4 @@ def test_demo_killed_midway_keeps_previous_outputs(tmp_path):
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".duckdb"}
     assert after == before
     subprocess.run([sys.executable, "-c", code, str(out)], check=True, capture_output=True)  # next run succeeds
-    assert (out / "dealership" / "data_summary.xlsx").exists()
+    assert (out / "dealership" / "2026-10" / "import" / "data_summary.xlsx").exists()

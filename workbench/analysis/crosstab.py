@@ -69,10 +69,14 @@ def independence_test(data: pd.DataFrame, x: str, y: str, *, seed: int = 0) -> d
 def fisher_p(table: np.ndarray, *, seed: int = 0) -> float:
     """Fisher's exact test p-value: exact for 2×2, seeded Monte Carlo (20,000 tables) otherwise."""
     t = np.asarray(table, dtype=np.int64)
+    t = t[t.sum(axis=1) > 0][:, t.sum(axis=0) > 0]  # empty rows/columns carry no information
+    if min(t.shape) < 2:
+        return 1.0  # a single row or column: nothing to test, nothing against independence
     if t.shape == (2, 2):
         return float(stats.fisher_exact(t).pvalue)
     method = stats.MonteCarloMethod(n_resamples=MONTE_CARLO_TABLES, rng=np.random.default_rng(seed))
-    return float(stats.fisher_exact(t, method=method).pvalue)
+    # scipy returns the Monte Carlo p-value as a 1-element array for some tables; numpy 2.4 refuses float() on it
+    return float(np.asarray(stats.fisher_exact(t, method=method).pvalue).ravel()[0])
 
 
 def adjust(p: pd.Series, method: str = "holm", alpha: float = 0.05) -> tuple[pd.Series, pd.Series]:

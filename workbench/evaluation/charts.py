@@ -25,6 +25,7 @@ def return_rate_by_arm(rates: pd.DataFrame, ax=None, outcome: str = "came_back")
     for k, (arm, col) in enumerate((("treatment", "treat"), ("holdout", "hold"))):
         rate = r[f"rate_{col}"].to_numpy() * 100
         err = np.vstack([rate - r[f"rate_{col}_lo"].to_numpy() * 100, r[f"rate_{col}_hi"].to_numpy() * 100 - rate])
+        err = np.clip(err, 0, None)  # Wilson limits at a 0% or 100% rate can miss the rate by rounding
         label = "Contacted / 联系组" if arm == "treatment" else "Holdout / 对照组"
         ax.bar(x + (k - 0.5) * w, rate, w, yerr=err, capsize=4, color=ARM_COLOURS[arm], label=label)
         for xi, v in zip(x + (k - 0.5) * w, rate):
