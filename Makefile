@@ -24,7 +24,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/run_all.py
+	for f in benchmarks/bench_*.py benchmarks/survey_design.py; do $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) outputs/demo

@@ -32,7 +32,7 @@ def test_ci_runs_the_readme_test_command():
 def _requirement_map(reqs: list[str]) -> dict[str, str]:
     out = {}
     for req in reqs:
-        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", req.strip())
+        m = re.match(r"^([A-Za-z0-9_.\-]+(?:\[[a-z,]+\])?)\s*(.*)$", req.strip())
         out[m.group(1).lower()] = m.group(2).replace(" ", "")
     return out
 
