@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from workbench.yamlfiles import bundled_names, find_config, read_yaml
 
 from workbench.paths import PROJECT_ROOT
 from workbench.scoring.config import ALL_STAGES, ScoringConfigError, load_industry
@@ -189,23 +189,13 @@ class Playbook:
 
 def available_playbooks() -> list[str]:
     """Names of the playbooks shipped in ``campaigns/``."""
-    return sorted(p.stem for p in PLAYBOOKS_DIR.glob("*.yaml"))
+    return bundled_names(PLAYBOOKS_DIR)
 
 
 def load_playbook(playbook: str | Path) -> Playbook:
     """Load a shipped playbook by name (``dealership_winback``) or any YAML file by path, validated."""
-    path = Path(playbook)
-    if path.suffix not in {".yaml", ".yml"}:
-        path = PLAYBOOKS_DIR / f"{playbook}.yaml"
-        if not path.exists():
-            raise PlaybookError(f"unknown playbook {str(playbook)!r}: choose one of {available_playbooks()} "
-                                f"or pass a YAML path")
-    if not path.exists():
-        raise PlaybookError(f"{path}: file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PlaybookError(f"{path}: not valid YAML: {exc}") from exc
+    path = find_config(playbook, PLAYBOOKS_DIR, PlaybookError, "playbook")
+    doc = read_yaml(path, PlaybookError)
     return parse_playbook(doc, source=str(path))
 
 

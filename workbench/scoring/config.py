@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from workbench.yamlfiles import bundled_names, find_config, read_yaml
 
 INDUSTRIES_DIR = Path(__file__).with_name("industries")
 
@@ -82,23 +82,13 @@ class IndustryConfig:
 
 def available_industries() -> list[str]:
     """Names of the bundled industry configurations."""
-    return sorted(p.stem for p in INDUSTRIES_DIR.glob("*.yaml"))
+    return bundled_names(INDUSTRIES_DIR)
 
 
 def load_industry(industry: str | Path) -> IndustryConfig:
     """Load a bundled industry by name (``clinic``) or any YAML file by path, validated."""
-    path = Path(industry)
-    if path.suffix not in {".yaml", ".yml"}:
-        path = INDUSTRIES_DIR / f"{industry}.yaml"
-        if not path.exists():
-            raise ScoringConfigError(
-                f"unknown industry {str(industry)!r}: choose one of {available_industries()} or pass a YAML path")
-    if not path.exists():
-        raise ScoringConfigError(f"{path}: file not found")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScoringConfigError(f"{path}: not valid YAML: {exc}") from exc
+    path = find_config(industry, INDUSTRIES_DIR, ScoringConfigError, "industry")
+    doc = read_yaml(path, ScoringConfigError)
     return parse_industry(doc, source=str(path))
 
 
