@@ -356,8 +356,16 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
     """Check a loaded playbook document completely and build the :class:`Playbook`."""
     ck = _Check(source)
     top = {"playbook", "version", "label", "industry", "currency", "target", "holdout", "contact", "channels",
-           "time_windows", "agents", "budget", "reasons", "categories", "bundles", "scripts", "no_bundle_offer", "store_names"}
-    doc = ck.mapping(doc, "", top, top - {"version", "currency", "budget", "no_bundle_offer", "store_names"})
+           "time_windows", "agents", "budget", "reasons", "categories", "bundles", "scripts", "no_bundle_offer", "store_names",
+           "evaluation"}
+    doc = ck.mapping(doc, "", top, top - {"version", "currency", "budget", "no_bundle_offer", "store_names", "evaluation"})
+    if "evaluation" in doc:  # the round's evaluation settings, e.g. attribution windows per channel
+        from workbench.evaluation.config import EvaluationConfigError, load_settings
+
+        try:
+            load_settings(doc["evaluation"], override_source=f"{source}: evaluation")
+        except EvaluationConfigError as exc:
+            raise PlaybookError(str(exc)) from None
     pid = doc["playbook"]
     if not isinstance(pid, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", pid):
         ck.fail("playbook", "expected an id of lower-case letters, digits and underscores")
