@@ -28,7 +28,7 @@ from workbench.analysis.reasons import (main_reasons, reason_mentions, reason_ra
 from workbench.analysis.respondents import SEGMENT_COLUMNS, respondent_frame
 from workbench.analysis.survey_store import FieldedSurvey, load_fielded_survey
 from workbench.analysis.textcode import code_texts, free_texts, load_dictionary
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 from workbench.surveys.template import choice_scores
 
 GROUP_NAMES = {("age_group", "under_30"): ("customers under 30", "30岁以下客户"),
@@ -194,8 +194,7 @@ def save_analysis(db: str | Path | None, analysis: Analysis) -> list[str]:
     now = dt.datetime.now().replace(microsecond=0)
     written = []
     with connect(db) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             tables = dict(analysis.tables)
             tables["conclusion"] = pd.DataFrame([{"conclusion_en": analysis.conclusion,
                                                   "conclusion_zh": analysis.conclusion_zh}])
@@ -228,8 +227,4 @@ def save_analysis(db: str | Path | None, analysis: Analysis) -> list[str]:
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _t")
                 con.unregister("_t")
                 written.append(table)
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return written

@@ -23,7 +23,7 @@ from workbench.analysis.answers import AnswerReadError, answer_columns, read_ans
 from workbench.analysis.survey_store import FieldedSurvey, load_fielded_survey
 from workbench.analysis.validate import check_answers, drop_bad_rows
 from workbench.data.problems import ImportValidationError, Problem
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 
 
 @dataclass
@@ -114,8 +114,7 @@ def import_responses(db: str | Path | None, survey_id: str, files: Sequence[str 
     cases, answers = _frames(fielded, checked.meta, checked.values, now)
     new = updated = unchanged = 0
     with connect(db) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.register("_new_cases", cases)
             con.register("_new_answers", answers)
             old = con.execute("SELECT case_id, status AS status_old, answer_hash AS hash_old FROM survey_cases "
@@ -143,10 +142,6 @@ def import_responses(db: str | Path | None, survey_id: str, files: Sequence[str 
                             [next_id + k, f.file, None, digest, len(f.meta), n, 0, 0])
             con.unregister("_new_cases")
             con.unregister("_new_answers")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return ResponseImport(survey_id, [f.file for f in read], len(cases), new, updated, unchanged, len(answers),
                           cases["status"].value_counts().to_dict(), left, n_left, checked.duplicates_dropped,
                           checked.not_called, left_problems)

@@ -18,7 +18,7 @@ import pandas as pd
 from workbench.campaigns.assign import HISTORY_COLUMNS, OUTCOME_PRIORITY, RoundInputs, RoundPlan, plan_round
 from workbench.campaigns.playbook import Playbook, load_playbook
 from workbench.campaigns.reasons import known_reasons
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 
 CUSTOMER_FIELDS = ["customer_id", "name", "phone", "store", "preferred_channel", "preferred_time", "colour",
                    "age_band", "gender", "region", "do_not_contact"]
@@ -112,25 +112,21 @@ def save_round(db: str | Path | None, plan: RoundPlan, *, replace: bool = False)
                                  f"it cannot be replaced")
         con.register("_a", a)
         con.register("_b", bundles)
-        con.execute("BEGIN TRANSACTION")
         try:
-            if exists:
-                con.execute("DELETE FROM assignments WHERE round_id = ?", [r["round_id"]])
-                con.execute("DELETE FROM rounds WHERE round_id = ?", [r["round_id"]])
-            con.execute("INSERT OR IGNORE INTO campaigns VALUES (?, ?, ?, now()::TIMESTAMP)",
-                        [r["campaign_id"], pb.id, json.dumps(pb.raw, ensure_ascii=False, default=str)])
-            con.execute("INSERT OR REPLACE INTO campaign_bundles BY NAME SELECT * FROM _b")
-            con.execute("""INSERT INTO rounds (round_id, campaign_id, round_date, budget, holdout_share, seed, status,
-                               created_at, playbook, playbook_file, scores_as_of, planned_cost, holdout_draw, filters)
-                           VALUES (?, ?, ?, ?, ?, ?, 'open', now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)""",
-                        [r["round_id"], r["campaign_id"], r["round_date"], r["budget"], r["holdout_share"], r["seed"],
-                         r["playbook"], r["playbook_file"], r["scores_as_of"], r["planned_cost"], r["holdout_draw"],
-                         json.dumps(r["filters"], ensure_ascii=False, default=str)])
-            con.execute("INSERT INTO assignments BY NAME SELECT * FROM _a")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                if exists:
+                    con.execute("DELETE FROM assignments WHERE round_id = ?", [r["round_id"]])
+                    con.execute("DELETE FROM rounds WHERE round_id = ?", [r["round_id"]])
+                con.execute("INSERT OR IGNORE INTO campaigns VALUES (?, ?, ?, now()::TIMESTAMP)",
+                            [r["campaign_id"], pb.id, json.dumps(pb.raw, ensure_ascii=False, default=str)])
+                con.execute("INSERT OR REPLACE INTO campaign_bundles BY NAME SELECT * FROM _b")
+                con.execute("""INSERT INTO rounds (round_id, campaign_id, round_date, budget, holdout_share, seed, status,
+                                   created_at, playbook, playbook_file, scores_as_of, planned_cost, holdout_draw, filters)
+                               VALUES (?, ?, ?, ?, ?, ?, 'open', now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)""",
+                            [r["round_id"], r["campaign_id"], r["round_date"], r["budget"], r["holdout_share"], r["seed"],
+                             r["playbook"], r["playbook_file"], r["scores_as_of"], r["planned_cost"], r["holdout_draw"],
+                             json.dumps(r["filters"], ensure_ascii=False, default=str)])
+                con.execute("INSERT INTO assignments BY NAME SELECT * FROM _a")
         finally:
             con.unregister("_a")
             con.unregister("_b")

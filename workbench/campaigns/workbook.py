@@ -35,7 +35,7 @@ from workbench.campaigns.playbook import OUTCOMES, Playbook, load_playbook
 from workbench.campaigns.scripts import (CHANNEL_LABELS, SOURCE_LABELS, STAGE_LABELS, bundle_text, label,
                                          outcome_label, render_script, script_text)
 from workbench.data.problems import column_letter
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 from workbench.reports.files import display_width, excel_workbook
 from workbench.surveys.phone_workbook import mask_phone
 
@@ -521,18 +521,14 @@ def import_call_workbook(db: str | Path | None, path: str | Path) -> pd.DataFram
         ids = pd.DataFrame({"customer_id": res.assigned["customer_id"].astype(str)})
         con.register("_att", att)
         con.register("_ids", ids)
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("DELETE FROM contact_attempts WHERE round_id = ? AND customer_id IN (SELECT customer_id FROM _ids)",
-                        [res.round_id])
-            con.execute("INSERT INTO contact_attempts BY NAME SELECT *, now()::TIMESTAMP AS imported_at FROM _att")
-            con.execute("""INSERT OR IGNORE INTO do_not_contact
-                           SELECT customer_id, round_id, source_file, now()::TIMESTAMP FROM _att
-                           WHERE outcome = 'do_not_contact'""")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                con.execute("DELETE FROM contact_attempts WHERE round_id = ? AND customer_id IN (SELECT customer_id FROM _ids)",
+                            [res.round_id])
+                con.execute("INSERT INTO contact_attempts BY NAME SELECT *, now()::TIMESTAMP AS imported_at FROM _att")
+                con.execute("""INSERT OR IGNORE INTO do_not_contact
+                               SELECT customer_id, round_id, source_file, now()::TIMESTAMP FROM _att
+                               WHERE outcome = 'do_not_contact'""")
         finally:
             con.unregister("_att")
             con.unregister("_ids")

@@ -21,7 +21,7 @@ import duckdb
 from workbench.data.problems import ImportValidationError, Problem
 from workbench.data.readers import ReadError, Staged, csv_error, stage_file
 from workbench.data.schema import Column, Table, load_schema
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 
 EXAMPLES_PER_PROBLEM = 20
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
@@ -339,8 +339,7 @@ def import_files(table: str, files: list[str | Path], db: str | Path | None = No
             problems.append(Problem(", ".join(p.name for p in paths), "the same file is named twice"))
         if problems:
             raise ImportValidationError(problems)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             next_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
             for s in staged:
                 import_id = next_id
@@ -352,8 +351,4 @@ def import_files(table: str, files: list[str | Path], db: str | Path | None = No
                              inserted, updated, skipped])
                 results.append(ImportResult(s.file.name, table, s.sheet, rows_read, inserted, updated, skipped,
                                             s.ignored, s.encoding))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     return results

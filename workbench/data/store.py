@@ -79,6 +79,18 @@ def connect(path: str | Path | None = None, *, read_only: bool = False,
         con.close()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block as one transaction: committed if it finishes, rolled back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table the workbench uses, if missing (idempotent)."""
     for table in load_schema().values():

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.demo import CAMPAIGN_EFFECT
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 from workbench.evaluation.outcomes import ENGAGEMENT_KINDS
 
 ATTEMPT_OUTCOMES = {"reached": .45, "interested": .15, "booked": .10, "not_reached": .30}
@@ -182,20 +182,16 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
         con.register("_tx", tx)
         con.register("_ev", ev)
         con.register("_at", attempts)
-        con.execute("BEGIN TRANSACTION")
         try:
-            if done:
-                con.execute("DELETE FROM transactions WHERE transaction_id LIKE ? || '%'", [prefix])
-                con.execute("DELETE FROM events WHERE event_id LIKE ? || '%'", [prefix])
-            con.execute("DELETE FROM contact_attempts WHERE round_id = ? AND notes = 'simulated'", [round_id])
-            con.execute("INSERT INTO transactions BY NAME SELECT * FROM _tx")
-            con.execute("INSERT INTO events BY NAME SELECT * FROM _ev")
-            if len(attempts):
-                con.execute("INSERT INTO contact_attempts BY NAME SELECT * FROM _at")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                if done:
+                    con.execute("DELETE FROM transactions WHERE transaction_id LIKE ? || '%'", [prefix])
+                    con.execute("DELETE FROM events WHERE event_id LIKE ? || '%'", [prefix])
+                con.execute("DELETE FROM contact_attempts WHERE round_id = ? AND notes = 'simulated'", [round_id])
+                con.execute("INSERT INTO transactions BY NAME SELECT * FROM _tx")
+                con.execute("INSERT INTO events BY NAME SELECT * FROM _ev")
+                if len(attempts):
+                    con.execute("INSERT INTO contact_attempts BY NAME SELECT * FROM _at")
         finally:
             for name in ("_tx", "_ev", "_at"):
                 con.unregister(name)
@@ -235,20 +231,16 @@ def write_synthetic_round(db: str | Path | None, customers: pd.DataFrame, round_
     with connect(db) as con:
         con.register("_a", a)
         con.register("_b", bundles)
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("INSERT OR REPLACE INTO campaigns (campaign_id, playbook, definition, created_at) "
-                        "VALUES (?, ?, ?, now()::TIMESTAMP)", [campaign_id, campaign_id, json.dumps(definition)])
-            con.execute("INSERT INTO rounds (round_id, campaign_id, round_date, holdout_share, seed, status, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, 'open', now()::TIMESTAMP)",
-                        [round_id, campaign_id, pd.Timestamp(round_date).date(), holdout_share, seed])
-            con.execute("INSERT INTO assignments BY NAME SELECT * FROM _a")
-            if len(bundles) and _has(con, "campaign_bundles"):
-                con.execute("INSERT OR REPLACE INTO campaign_bundles BY NAME SELECT * FROM _b")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                con.execute("INSERT OR REPLACE INTO campaigns (campaign_id, playbook, definition, created_at) "
+                            "VALUES (?, ?, ?, now()::TIMESTAMP)", [campaign_id, campaign_id, json.dumps(definition)])
+                con.execute("INSERT INTO rounds (round_id, campaign_id, round_date, holdout_share, seed, status, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, 'open', now()::TIMESTAMP)",
+                            [round_id, campaign_id, pd.Timestamp(round_date).date(), holdout_share, seed])
+                con.execute("INSERT INTO assignments BY NAME SELECT * FROM _a")
+                if len(bundles) and _has(con, "campaign_bundles"):
+                    con.execute("INSERT OR REPLACE INTO campaign_bundles BY NAME SELECT * FROM _b")
         finally:
             con.unregister("_a")
             con.unregister("_b")

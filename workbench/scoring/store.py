@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from workbench.data.store import connect
+from workbench.data.store import connect, transaction
 
 #: customer_scores columns and SQL types (the contract; extra columns after ``worth_winning_back``).
 SCORE_SCHEMA: dict[str, str] = {
@@ -77,20 +77,16 @@ def write_scores(db_path: str | Path | None, as_of: dt.date, industry: str, scor
         ensure_scoring_tables(con)
         con.register("_scores", frame)
         con.register("_corr", corr)
-        con.execute("BEGIN TRANSACTION")
         try:
-            for table in ("customer_scores", "scoring_correlations", "scoring_runs"):
-                con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
-            con.execute(f"INSERT INTO customer_scores BY NAME "
-                        f"SELECT DATE '{as_of}' AS as_of, ? AS industry, * FROM _scores", [industry])
-            con.execute(f"INSERT INTO scoring_correlations BY NAME "
-                        f"SELECT DATE '{as_of}' AS as_of, * FROM _corr")
-            con.execute("INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                        [as_of, industry, config_file, len(frame), json.dumps(model or {}, default=str)])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            with transaction(con):
+                for table in ("customer_scores", "scoring_correlations", "scoring_runs"):
+                    con.execute(f"DELETE FROM {table} WHERE as_of = ?", [as_of])
+                con.execute(f"INSERT INTO customer_scores BY NAME "
+                            f"SELECT DATE '{as_of}' AS as_of, ? AS industry, * FROM _scores", [industry])
+                con.execute(f"INSERT INTO scoring_correlations BY NAME "
+                            f"SELECT DATE '{as_of}' AS as_of, * FROM _corr")
+                con.execute("INSERT INTO scoring_runs VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                            [as_of, industry, config_file, len(frame), json.dumps(model or {}, default=str)])
         finally:
             con.unregister("_scores")
             con.unregister("_corr")

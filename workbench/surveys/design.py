@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.data.store import connect, read_table
+from workbench.data.store import connect, read_table, transaction
 from workbench.surveys.lint import lint_template
 from workbench.surveys.phone_workbook import write_phone_workbook
 from workbench.surveys.printable import write_questionnaire
@@ -140,8 +140,7 @@ def save_design(design: SurveyDesign, db: str | Path | None = None) -> None:
     with connect(db) as con:
         for stmt in _STORE_COLUMNS:
             con.execute(stmt)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute("DELETE FROM survey_sample WHERE survey_id = ?", [design.survey_id])
             con.execute("DELETE FROM surveys WHERE survey_id = ?", [design.survey_id])
             con.execute("INSERT INTO surveys (survey_id, template, title_en, title_zh, definition, created_at, design) "
@@ -153,10 +152,6 @@ def save_design(design: SurveyDesign, db: str | Path | None = None) -> None:
                         "interviewer, seed, case_id) SELECT survey_id, customer_id, stratum, role, reserve_rank, "
                         "design_weight, interviewer, seed, case_id FROM _sample_rows")
             con.unregister("_sample_rows")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
 
 
 def export_design(design: SurveyDesign, output_dir: str | Path, *, language: str = "zh",
