@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from workbench.surveys.taxonomy import REASON_CODES
 from workbench.surveys.template import Survey
+from workbench.yamlfiles import read_yaml
 
 DICTIONARY_PATH = Path(__file__).with_name("text_codes.yaml")
 LANGS = ("zh", "en")
@@ -29,10 +29,7 @@ class DictionaryError(ValueError):
 def load_dictionary(path: str | Path | None = None) -> pd.DataFrame:
     """The dictionary as a tidy frame (reason, language, keyword), validated."""
     p = Path(path) if path else DICTIONARY_PATH
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DictionaryError(f"{p}: not valid YAML: {exc}") from exc
+    raw = read_yaml(p, DictionaryError)
     if not isinstance(raw, dict) or not isinstance(raw.get("reasons"), dict):
         raise DictionaryError(f"{p}: expected a top-level mapping 'reasons: {{code: {{zh: [...], en: [...]}}}}'")
     extra = set(raw) - {"reasons"}

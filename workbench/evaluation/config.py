@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from workbench.evaluation.stats import CORRECTIONS
+from workbench.yamlfiles import read_yaml
 
 SETTINGS_PATH = Path(__file__).with_name("settings.yaml")
 BREAKDOWN_COLUMNS = ("tier", "stage", "reason", "reason_source", "channel", "script_step", "agent", "bundle")
@@ -144,10 +144,7 @@ def load_settings(overrides: dict[str, Any] | None = None, *, path: str | Path |
                   override_source: str = "campaign definition: evaluation") -> EvaluationSettings:
     """The bundled settings (or ``path``), with ``overrides`` merged in; validated."""
     p = Path(path) if path else SETTINGS_PATH
-    try:
-        base = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise EvaluationConfigError(f"{p}: not valid YAML: {exc}") from exc
+    base = read_yaml(p, EvaluationConfigError)
     if not overrides:
         return parse_settings(base, str(p))
     if not isinstance(overrides, dict):

@@ -20,6 +20,7 @@ from workbench.data.demo import BUSINESSES, DEMO_AS_OF, generate, write_demo_fil
 from workbench.paths import outputs_dir
 from workbench.runner.config import CONFIG_DIR
 from workbench.runner.import_step import write_customer_table, write_data_summary  # noqa: F401 (kept API)
+from workbench.runner.pipeline import replace_dir
 
 #: Extra Python steps f(business_dir, business, log), run on a business's finished demo month folder.
 DemoStep = Callable[[Path, str, Callable[[str], None]], None]
@@ -137,12 +138,5 @@ def run_demo(out: str | Path | None = None, n_customers: dict[str, int] | None =
         for name, step in demo_steps():
             step(Path(month_dir), business, log)
             log(f"{business}: {name} done")
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
+    replace_dir(tmp, target)
     return target

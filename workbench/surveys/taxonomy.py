@@ -10,9 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from workbench.paths import PROJECT_ROOT
+from workbench.yamlfiles import read_yaml
 
 TEMPLATES_DIR = PROJECT_ROOT / "survey_templates"
 TAXONOMY_PATH = TEMPLATES_DIR / "reason_taxonomy.yaml"
@@ -42,10 +42,7 @@ def _labels(value: object, where: str) -> dict[str, str]:
 
 
 def _parse(path: Path) -> pd.DataFrame:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, TaxonomyError)
     if not isinstance(raw, dict) or not isinstance(raw.get("reasons"), dict) or not isinstance(raw.get("families"), dict):
         raise TaxonomyError(f"{path}: expected top-level keys 'families' and 'reasons' (mappings)")
     families = {name: _labels(lab, f"{path}: families.{name}") for name, lab in raw["families"].items()}
