@@ -59,11 +59,15 @@ def test_demo_killed_midway_keeps_previous_outputs(tmp_path):
             "run_demo(sys.argv[1], n_customers={'dealership': 400, 'phone_brand': 400})")
     subprocess.run([sys.executable, "-c", code, str(out)], check=True, capture_output=True)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".duckdb"}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Kill the job the way a scheduler does (systemd stops the whole unit): the run and every process it
+    # started (parallel business workers, notebook kernels) get SIGKILL together.
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(3.0)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".duckdb"}
     assert after == before
-    subprocess.run([sys.executable, "-c", code, str(out)], check=True, capture_output=True)  # next run succeeds
+    again = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)  # next run succeeds
+    assert again.returncode == 0, again.stderr[-3000:]
     assert (out / "dealership" / "2026-10" / "import" / "data_summary.xlsx").exists()
