@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.analysis.analyse import Analysis
-from workbench.reports.files import excel_workbook, write_frame
+from workbench.reports.files import cell_text, excel_workbook, write_frame
 
 SHEETS = {  # table -> sheet name (≤ 31 characters)
     "response_rates": "response_rates", "rates_by_stratum": "rates_by_stratum",
@@ -49,7 +49,7 @@ def write_analysis_workbook(analysis: Analysis, path: str | Path) -> Path:
                 ("respondents to reason questions / 回答原因题", str(analysis.params["reason_respondents"]))]
         for i, (k, v) in enumerate(rows):
             ws.write_string(i, 0, k, bold)
-            ws.write_string(i, 1, v, wrap)
+            ws.write_string(i, 1, cell_text(v), wrap)
         r = len(rows) + 1
         rr = t["response_rates"]
         if len(rr):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.evaluation.evaluate import RoundEvaluation
-from workbench.reports.files import display_width, excel_workbook, write_frame
+from workbench.reports.files import cell_text, display_width, excel_workbook, write_frame
 
 BREAKDOWN_COLUMNS = ["month", "cell", "n_treat", "n_hold", "rate_treat", "rate_hold", "diff", "diff_lo", "diff_hi",
                      "test", "p_val", "p_adj", "significant", "small_cell", "holdout_basis", "lift", "lift_lo", "lift_hi", "cohen_h",
@@ -33,7 +33,7 @@ def _summary_sheet(wb, ev: RoundEvaluation) -> None:
     pct = wb.add_format({"num_format": "0.0%"})
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 110)
-    ws.write_string(0, 0, f"{ev.label} — evaluation / 挽回效果评估", title)
+    ws.write_string(0, 0, cell_text(f"{ev.label} — evaluation / 挽回效果评估"), title)
     row = 2
     for _, r in ev.summary().iterrows():
         ws.write_string(row, 0, str(r["item"]), bold)
@@ -41,14 +41,14 @@ def _summary_sheet(wb, ev: RoundEvaluation) -> None:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             ws.write_number(row, 1, float(v))
         else:
-            ws.write_string(row, 1, str(v))
+            ws.write_string(row, 1, cell_text(v))
         row += 1
     row += 1
     ws.write_string(row, 0, "Verdicts / 结论", title)
     row += 1
     for _, v in ev.verdicts.iterrows():
         ws.write_string(row, 0, f"{v['topic']}" + (f" (month {int(v['month'])})" if pd.notna(v["month"]) else ""), bold)
-        ws.write_string(row, 1, str(v["text"]), warn if v["level"] == "warning" else wrap)
+        ws.write_string(row, 1, cell_text(v["text"]), warn if v["level"] == "warning" else wrap)
         ws.set_row(row, 15 * max(1, display_width(v["text"]) // 105 + 1))
         row += 1
     row += 1
@@ -56,7 +56,8 @@ def _summary_sheet(wb, ev: RoundEvaluation) -> None:
     row += 1
     for _, c in ev.checks.iterrows():
         ws.write_string(row, 0, str(c["check"]), bold)
-        ws.write_string(row, 1, ("PROBLEM: " if c["flag"] else "ok: ") + str(c["detail"]), warn if c["flag"] else wrap)
+        detail = cell_text(("PROBLEM: " if c["flag"] else "ok: ") + str(c["detail"]))
+        ws.write_string(row, 1, detail, warn if c["flag"] else wrap)
         row += 1
     # chart data: return rate by arm per month
     row += 1

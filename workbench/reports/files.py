@@ -6,6 +6,10 @@ formula (or text that looks like a URL into a link), so a customer's name or
 note can never become a formula. Files are written to a temporary name beside
 the target and moved into place only when complete, so a failed write leaves
 the previous file intact.
+
+An xlsx cell holds at most 32,767 characters and xlsxwriter cuts longer text
+silently; :func:`cell_text` cuts it visibly instead (the cell ends with a note
+giving the full length), and :func:`write_frame` writes all text through it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import xlsxwriter
 
 #: Options for every xlsxwriter workbook (also usable as ``pd.ExcelWriter(engine_kwargs={"options": ...})``).
 SAFE_XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": True}
+#: The most characters an xlsx cell holds (Excel's limit; xlsxwriter cuts longer strings without a word).
+XLSX_CELL_LIMIT = 32_767
 
 
 @contextmanager
@@ -52,6 +58,16 @@ def excel_workbook(target: str | Path) -> Iterator[xlsxwriter.Workbook]:
             wb.close()
 
 
+def cell_text(value: object) -> str:
+    """``value`` as text for one xlsx cell: whole when it fits, else cut to the cell limit and ending with
+    a note of the full length, so a reader never mistakes a cut note or answer for the whole of it."""
+    text = str(value)
+    if len(text) <= XLSX_CELL_LIMIT:
+        return text
+    note = f" …[已截断 cut: {XLSX_CELL_LIMIT:,} of {len(text):,} characters fit in an xlsx cell]"
+    return text[: XLSX_CELL_LIMIT - len(note)] + note
+
+
 def display_width(text: object) -> int:
     """Width of text in Excel columns: CJK and full-width characters count double."""
     import unicodedata
@@ -63,7 +79,8 @@ def write_frame(wb: xlsxwriter.Workbook, sheet_name: str, df, *, freeze: bool = 
                 autofilter: bool = True, max_width: int = 60, index: bool = False):
     """Write a DataFrame as a plain sheet: bold frozen header, filters, widths that fit Chinese text.
 
-    Dates are written as Excel dates, missing values as empty cells. Returns the worksheet.
+    Dates are written as Excel dates, missing values as empty cells, text always as text (never a formula
+    or link; over-long text cut visibly by :func:`cell_text`). Returns the worksheet.
     """
     import datetime as dt
 
@@ -75,7 +92,7 @@ def write_frame(wb: xlsxwriter.Workbook, sheet_name: str, df, *, freeze: bool = 
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"})
     date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
     for j, name in enumerate(df.columns):
-        ws.write_string(0, j, str(name), head)
+        ws.write_string(0, j, cell_text(name), head)
         values = df.iloc[:, j]
         width = display_width(name)
         for i, v in enumerate(values.tolist(), start=1):
@@ -90,7 +107,7 @@ def write_frame(wb: xlsxwriter.Workbook, sheet_name: str, df, *, freeze: bool = 
                 ws.write_number(i, j, v)
                 width = max(width, len(f"{v:,.2f}") if isinstance(v, float) else len(str(v)))
             else:
-                ws.write_string(i, j, str(v))
+                ws.write_string(i, j, cell_text(v))
                 if i <= 500:
                     width = max(width, display_width(v))
         ws.set_column(j, j, min(max_width, width + 2))
