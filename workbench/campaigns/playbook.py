@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.yamlfiles import bundled_names, find_config, read_yaml
-
+from workbench.configcheck import ConfigChecker, shown
 from workbench.paths import PROJECT_ROOT
 from workbench.scoring.config import ALL_STAGES, ScoringConfigError, load_industry
 from workbench.scoring.stages import contact_policy
 from workbench.surveys.taxonomy import REASON_CODES, load_reason_taxonomy
+from workbench.yamlfiles import bundled_names, read_config
 
 PLAYBOOKS_DIR = PROJECT_ROOT / "campaigns"
 CHANNELS = ("phone", "sms", "wechat", "email", "letter", "visit")
@@ -194,46 +194,12 @@ def available_playbooks() -> list[str]:
 
 def load_playbook(playbook: str | Path) -> Playbook:
     """Load a shipped playbook by name (``dealership_winback``) or any YAML file by path, validated."""
-    path = find_config(playbook, PLAYBOOKS_DIR, PlaybookError, "playbook")
-    doc = read_yaml(path, PlaybookError)
-    return parse_playbook(doc, source=str(path))
+    doc, source = read_config(playbook, PLAYBOOKS_DIR, PlaybookError, "playbook")
+    return parse_playbook(doc, source)
 
 
-class _Check:
-    """Raise :class:`PlaybookError` naming the file and the dotted key."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, key: str, why: str):
-        raise PlaybookError(f"{self.source}: {key}: {why}")
-
-    def mapping(self, doc: Any, key: str, allowed: set[str] | None = None, required: set[str] | None = None) -> dict:
-        if not isinstance(doc, dict):
-            self.fail(key, f"expected a mapping, got {type(doc).__name__}")
-        if allowed is not None:
-            unknown = sorted(str(k) for k in set(doc) - allowed)
-            if unknown:
-                self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key; allowed keys are {sorted(allowed)}")
-        for req in sorted(required or ()):
-            if req not in doc:
-                self.fail(f"{key}.{req}" if key else req, "missing")
-        return doc
-
-    def number(self, value: Any, key: str, lo: float | None = None, hi: float | None = None) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(key, f"expected a number, got {value!r}")
-        if lo is not None and value < lo:
-            self.fail(key, f"{value} is below the minimum {lo}")
-        if hi is not None and value > hi:
-            self.fail(key, f"{value} is above the maximum {hi}")
-        return float(value)
-
-    def whole(self, value: Any, key: str, lo: int | None = None, hi: int | None = None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"expected a whole number, got {value!r}")
-        self.number(value, key, lo, hi)
-        return int(value)
+class _Check(ConfigChecker):
+    """The shared key checker plus playbook texts and tier lists."""
 
     def text(self, value: Any, key: str, placeholders: bool = False) -> Text:
         doc = self.mapping(value, key, set(LANGUAGES), set(LANGUAGES))
@@ -251,18 +217,10 @@ class _Check:
             out[lang] = t.strip()
         return Text(**out)
 
-    def choices(self, value: Any, key: str, allowed: tuple | set, kind: str) -> tuple:
-        if not isinstance(value, list) or not value:
-            self.fail(key, f"expected a non-empty list of {kind}")
-        for v in value:
-            if v not in allowed:
-                self.fail(key, f"unknown {kind} {v!r}; allowed: {sorted(map(str, allowed))}")
-        return tuple(value)
-
     def tiers(self, value: Any, key: str) -> tuple[int, ...]:
         if not isinstance(value, list) or not value or any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 5
                                                            for t in value):
-            self.fail(key, f"expected a non-empty list of tiers 1-5, got {value!r}")
+            self.fail(key, f"expected a non-empty list of tiers 1-5, got {shown(value)}")
         return tuple(value)
 
 
@@ -285,8 +243,7 @@ def _parse_scripts(ck: _Check, doc: Any, families: list[str], max_steps: int) ->
         f = ck.mapping(doc[fam], key, {"max_steps", "third_contact", "steps"}, {"max_steps", "third_contact", "steps"})
         n = ck.whole(f["max_steps"], f"{key}.max_steps", 1, 3)
         third = ck.mapping(f["third_contact"], f"{key}.third_contact", {"allowed", "only_after", "tiers"}, {"allowed"})
-        if not isinstance(third["allowed"], bool):
-            ck.fail(f"{key}.third_contact.allowed", "expected true or false")
+        ck.flag(third["allowed"], f"{key}.third_contact.allowed")
         only_after = ck.choices(third.get("only_after", ["interested", "booked"]), f"{key}.third_contact.only_after",
                                 tuple(OUTCOMES), "outcome")
         if "do_not_contact" in only_after or "refused" in only_after:
@@ -303,8 +260,7 @@ def _parse_scripts(ck: _Check, doc: Any, families: list[str], max_steps: int) ->
         for s in sorted(want):
             skey = f"{key}.steps.{s}"
             st = ck.mapping(steps_doc[s], skey, {"say", "ask", "offer", "bundle"}, {"say", "ask", "offer", "bundle"})
-            if not isinstance(st["bundle"], bool):
-                ck.fail(f"{skey}.bundle", "expected true or false")
+            ck.flag(st["bundle"], f"{skey}.bundle")
             offer = _colour_text(ck, st["offer"], f"{skey}.offer", require_split=False)
             if st["bundle"] and any("{bundle}" not in getattr(offer[c], lang) for c in COLOURS for lang in LANGUAGES):
                 ck.fail(f"{skey}.offer", "bundle: true but the offer text does not name {bundle}")
@@ -354,7 +310,7 @@ def _parse_bundles(ck: _Check, doc: Any, categories: tuple[str, ...]) -> dict[st
 
 def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
     """Check a loaded playbook document completely and build the :class:`Playbook`."""
-    ck = _Check(source)
+    ck = _Check(source, PlaybookError)
     top = {"playbook", "version", "label", "industry", "currency", "target", "holdout", "contact", "channels",
            "time_windows", "agents", "budget", "reasons", "categories", "bundles", "scripts", "no_bundle_offer", "store_names",
            "evaluation"}

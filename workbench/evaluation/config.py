@@ -8,12 +8,11 @@ leaves out comes from ``workbench/evaluation/settings.yaml``.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
+from workbench.configcheck import ConfigChecker, shown
 from workbench.evaluation.stats import CORRECTIONS
 from workbench.yamlfiles import read_yaml
 
@@ -53,33 +52,6 @@ class EvaluationSettings:
         return self.attribution_days.get(str(channel), self.attribution_days["default"])
 
 
-def _fail(source: str, key: str, why: str):
-    raise EvaluationConfigError(f"{source}: {key}: {why}")
-
-
-def _num(source: str, doc: dict, key: str, lo: float, hi: float, integer: bool = False) -> float:
-    value = doc.get(key.split(".")[-1])
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        _fail(source, key, f"expected a number, got {value!r}")
-    if integer and int(value) != value:
-        _fail(source, key, f"expected a whole number, got {value!r}")
-    if not lo <= value <= hi:
-        _fail(source, key, f"{value} is outside {lo}..{hi}")
-    return int(value) if integer else float(value)
-
-
-def _map(source: str, doc: Any, key: str, allowed: set[str]) -> dict:
-    if not isinstance(doc, dict):
-        _fail(source, key, f"expected a mapping, got {type(doc).__name__}")
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        _fail(source, f"{key}.{unknown[0]}", f"unknown key; allowed keys are {sorted(allowed)}")
-    missing = sorted(allowed - set(doc))
-    if missing:
-        _fail(source, f"{key}.{missing[0]}", "missing")
-    return doc
-
-
 TOP_KEYS = {"month_days", "months", "alpha", "correction", "attribution_days", "breakdowns", "small_cell",
             "spend_cap_percentile", "bootstrap", "power", "srm_alpha", "meaningful", "reached_outcomes",
             "margin_rate", "let_go_after_contacts"}
@@ -87,48 +59,49 @@ TOP_KEYS = {"month_days", "months", "alpha", "correction", "attribution_days", "
 
 def parse_settings(doc: Any, source: str = "<settings>") -> EvaluationSettings:
     """Validate a full settings mapping (every key present, no unknown keys)."""
-    doc = _map(source, doc, "", TOP_KEYS) if isinstance(doc, dict) else _fail(source, "(top)", "expected a mapping")
+    ck = ConfigChecker(source, EvaluationConfigError)
+    doc = ck.mapping(doc, "", TOP_KEYS, TOP_KEYS)
     months = doc["months"]
-    if not isinstance(months, list) or not months or not all(isinstance(m, int) and 1 <= m <= 12 for m in months):
-        _fail(source, "months", f"expected a list of month numbers 1..12, got {months!r}")
-    if doc["correction"] not in CORRECTIONS:
-        _fail(source, "correction", f"must be one of {list(CORRECTIONS)}, got {doc['correction']!r}")
-    att = doc["attribution_days"]
-    if not isinstance(att, dict) or "default" not in att:
-        _fail(source, "attribution_days", "expected a mapping with a 'default' entry")
-    for ch in att:
+    if not isinstance(months, list) or not months or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12 for m in months):
+        ck.fail("months", f"expected a list of month numbers 1..12, got {shown(months)}")
+    if not isinstance(doc["correction"], str) or doc["correction"] not in CORRECTIONS:
+        ck.fail("correction", f"must be one of {list(CORRECTIONS)}, got {shown(doc['correction'])}")
+    att = ck.mapping(doc["attribution_days"], "attribution_days")
+    if "default" not in att:
+        ck.fail("attribution_days", "expected a mapping with a 'default' entry")
+    for ch, days in att.items():
         if ch != "default" and ch not in CHANNELS:
-            _fail(source, f"attribution_days.{ch}", f"unknown channel; channels are {list(CHANNELS)}")
-        _num(source, att, f"attribution_days.{ch}", 1, 366, integer=True)
+            ck.fail(f"attribution_days.{ch}", f"unknown channel; channels are {list(CHANNELS)}")
+        ck.whole(days, f"attribution_days.{ch}", 1, 366)
     bds = doc["breakdowns"]
-    if not isinstance(bds, list) or not all(b in BREAKDOWN_COLUMNS for b in bds):
-        _fail(source, "breakdowns", f"expected a list drawn from {list(BREAKDOWN_COLUMNS)}, got {bds!r}")
-    small = _map(source, doc["small_cell"], "small_cell", {"min_customers", "min_expected"})
-    boot = _map(source, doc["bootstrap"], "bootstrap", {"resamples", "seed"})
-    meaningful = _map(source, doc["meaningful"], "meaningful", {"came_back", "spend"})
+    if not isinstance(bds, list) or not all(isinstance(b, str) and b in BREAKDOWN_COLUMNS for b in bds):
+        ck.fail("breakdowns", f"expected a list drawn from {list(BREAKDOWN_COLUMNS)}, got {shown(bds)}")
+    small = ck.mapping(doc["small_cell"], "small_cell", {"min_customers", "min_expected"}, {"min_customers", "min_expected"})
+    boot = ck.mapping(doc["bootstrap"], "bootstrap", {"resamples", "seed"}, {"resamples", "seed"})
+    meaningful = ck.mapping(doc["meaningful"], "meaningful", {"came_back", "spend"}, {"came_back", "spend"})
     reached = doc["reached_outcomes"]
     if not isinstance(reached, list) or not all(isinstance(r, str) for r in reached):
-        _fail(source, "reached_outcomes", f"expected a list of outcome codes, got {reached!r}")
+        ck.fail("reached_outcomes", f"expected a list of outcome codes, got {shown(reached)}")
     return EvaluationSettings(
         source=source,
-        month_days=_num(source, doc, "month_days", 7, 31, integer=True),
+        month_days=ck.whole(doc["month_days"], "month_days", 7, 31),
         months=tuple(sorted(set(months))),
-        alpha=_num(source, doc, "alpha", 1e-6, 0.5),
+        alpha=ck.number(doc["alpha"], "alpha", 1e-6, 0.5),
         correction=doc["correction"],
-        attribution_days={k: int(v) for k, v in att.items()},
+        attribution_days={str(k): int(v) for k, v in att.items()},
         breakdowns=tuple(bds),
-        min_customers=_num(source, small, "small_cell.min_customers", 1, 10**6, integer=True),
-        min_expected=_num(source, small, "small_cell.min_expected", 0, 1000),
-        spend_cap_percentile=_num(source, doc, "spend_cap_percentile", 50, 100),
-        resamples=_num(source, boot, "bootstrap.resamples", 100, 100_000, integer=True),
-        seed=_num(source, boot, "bootstrap.seed", 0, 2**63 - 1, integer=True),
-        power=_num(source, doc, "power", 0.5, 0.99),
-        srm_alpha=_num(source, doc, "srm_alpha", 1e-9, 0.1),
-        meaningful={"came_back": _num(source, meaningful, "meaningful.came_back", 0, 1),
-                    "spend": _num(source, meaningful, "meaningful.spend", 0, 1e9)},
+        min_customers=ck.whole(small["min_customers"], "small_cell.min_customers", 1, 10**6),
+        min_expected=ck.number(small["min_expected"], "small_cell.min_expected", 0, 1000),
+        spend_cap_percentile=ck.number(doc["spend_cap_percentile"], "spend_cap_percentile", 50, 100),
+        resamples=ck.whole(boot["resamples"], "bootstrap.resamples", 100, 100_000),
+        seed=ck.whole(boot["seed"], "bootstrap.seed", 0, 2**63 - 1),
+        power=ck.number(doc["power"], "power", 0.5, 0.99),
+        srm_alpha=ck.number(doc["srm_alpha"], "srm_alpha", 1e-9, 0.1),
+        meaningful={"came_back": ck.number(meaningful["came_back"], "meaningful.came_back", 0, 1),
+                    "spend": ck.number(meaningful["spend"], "meaningful.spend", 0, 1e9)},
         reached_outcomes=tuple(reached),
-        margin_rate=_num(source, doc, "margin_rate", 0, 1),
-        let_go_after_contacts=_num(source, doc, "let_go_after_contacts", 1, 20, integer=True),
+        margin_rate=ck.number(doc["margin_rate"], "margin_rate", 0, 1),
+        let_go_after_contacts=ck.whole(doc["let_go_after_contacts"], "let_go_after_contacts", 1, 20),
         raw=copy.deepcopy(doc),
     )
 
@@ -145,11 +118,8 @@ def load_settings(overrides: dict[str, Any] | None = None, *, path: str | Path |
     """The bundled settings (or ``path``), with ``overrides`` merged in; validated."""
     p = Path(path) if path else SETTINGS_PATH
     base = read_yaml(p, EvaluationConfigError)
+    settings = parse_settings(base, str(p))
     if not overrides:
-        return parse_settings(base, str(p))
-    if not isinstance(overrides, dict):
-        _fail(override_source, "(top)", "expected a mapping")
-    unknown = sorted(set(overrides) - TOP_KEYS)
-    if unknown:
-        _fail(override_source, unknown[0], f"unknown key; allowed keys are {sorted(TOP_KEYS)}")
+        return settings
+    ConfigChecker(override_source, EvaluationConfigError).mapping(overrides, "", TOP_KEYS)
     return parse_settings(_merge(base, overrides), f"{p} + {override_source}")

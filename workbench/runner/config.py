@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workbench.paths import PROJECT_ROOT
+from workbench.yamlfiles import YamlFileError, parse_yaml_file
 
 CONFIG_DIR = PROJECT_ROOT / "config" / "pipelines"
 
@@ -143,9 +142,9 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in _seen:
         raise PipelineConfigError(str(path), [f"extends: circular ({' -> '.join(p.name for p in _seen)})"])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PipelineConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+        raw = parse_yaml_file(path)
+    except YamlFileError as exc:
+        raise PipelineConfigError(str(path), [exc.why]) from None
     if not isinstance(raw, dict):
         raise PipelineConfigError(str(path), ["the file must be a mapping of keys (campaign, db, steps, ...)"])
     parent = raw.get("extends")

@@ -9,12 +9,12 @@ key, instead of producing quietly wrong scores.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.yamlfiles import bundled_names, find_config, read_yaml
+from workbench.configcheck import ConfigChecker
+from workbench.yamlfiles import bundled_names, read_config
 
 INDUSTRIES_DIR = Path(__file__).with_name("industries")
 
@@ -87,49 +87,17 @@ def available_industries() -> list[str]:
 
 def load_industry(industry: str | Path) -> IndustryConfig:
     """Load a bundled industry by name (``clinic``) or any YAML file by path, validated."""
-    path = find_config(industry, INDUSTRIES_DIR, ScoringConfigError, "industry")
-    doc = read_yaml(path, ScoringConfigError)
-    return parse_industry(doc, source=str(path))
+    doc, source = read_config(industry, INDUSTRIES_DIR, ScoringConfigError, "industry")
+    return parse_industry(doc, source)
 
 
-class _Checker:
-    """Small helpers that raise :class:`ScoringConfigError` naming the file and the dotted key."""
-
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, key: str, why: str) -> None:
-        raise ScoringConfigError(f"{self.source}: {key}: {why}")
-
-    def mapping(self, doc: Any, key: str, allowed: set[str] | None = None, required: set[str] | None = None) -> dict:
-        if not isinstance(doc, dict):
-            self.fail(key, f"expected a mapping, got {type(doc).__name__}")
-        if allowed is not None:
-            unknown = sorted(set(doc) - allowed)
-            if unknown:
-                self.fail(f"{key}.{unknown[0]}" if key else unknown[0],
-                          f"unknown key; allowed keys are {sorted(allowed)}")
-        for req in sorted(required or ()):
-            if req not in doc:
-                self.fail(f"{key}.{req}" if key else req, "missing")
-        return doc
-
-    def number(self, value: Any, key: str, lo: float | None = None, hi: float | None = None) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(key, f"expected a number, got {value!r}")
-        if lo is not None and value < lo:
-            self.fail(key, f"{value} is below the minimum {lo}")
-        if hi is not None and value > hi:
-            self.fail(key, f"{value} is above the maximum {hi}")
-        return float(value)
-
-    def weights_sum_to_one(self, weights: dict[str, float], key: str) -> None:
-        total = sum(weights.values())
-        if abs(total - 1.0) > _WEIGHT_TOLERANCE:
-            self.fail(key, f"weights must sum to 1, they sum to {total:g} ({', '.join(f'{k}={v:g}' for k, v in weights.items())})")
+def _weights_sum_to_one(ck: ConfigChecker, weights: dict[str, float], key: str) -> None:
+    total = sum(weights.values())
+    if abs(total - 1.0) > _WEIGHT_TOLERANCE:
+        ck.fail(key, f"weights must sum to 1, they sum to {total:g} ({', '.join(f'{k}={v:g}' for k, v in weights.items())})")
 
 
-def _parse_index(ck: _Checker, doc: Any, key: str, with_stages: bool) -> IndexConfig:
+def _parse_index(ck: ConfigChecker, doc: Any, key: str, with_stages: bool) -> IndexConfig:
     allowed = {"indicators", "threshold"} | ({"stages"} if with_stages else set())
     doc = ck.mapping(doc, key, allowed, {"indicators", "threshold"})
     inds = ck.mapping(doc["indicators"], f"{key}.indicators")
@@ -147,7 +115,7 @@ def _parse_index(ck: _Checker, doc: Any, key: str, with_stages: bool) -> IndexCo
         if not low < high:
             ck.fail(f"{ikey}.high", f"thresholds out of order: low ({low:g}) must be below high ({high:g})")
         parsed.append(Indicator(name, weight, low, high))
-    ck.weights_sum_to_one({i.name: i.weight for i in parsed}, f"{key}.indicators")
+    _weights_sum_to_one(ck, {i.name: i.weight for i in parsed}, f"{key}.indicators")
     threshold = ck.number(doc["threshold"], f"{key}.threshold", 0.0, 100.0)
     stages: tuple[str, ...] = ()
     if with_stages:
@@ -169,7 +137,7 @@ def default_tier_shares(k: int) -> tuple[float, ...]:
 
 def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
     """Check a loaded industry document completely and build the configuration."""
-    ck = _Checker(source)
+    ck = ConfigChecker(source, ScoringConfigError)
     top = {"industry", "label_en", "label_zh", "default_interval_days", "stages", "contact_policy",
            "churn_index", "early_warning", "tiers", "clv", "winback"}
     doc = ck.mapping(doc, "", top, top - {"label_en", "label_zh"})
@@ -219,7 +187,7 @@ def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
         shares = default_tier_shares(count)
     weights = ck.mapping(tiers["weights"], "tiers.weights", set(TIER_COMPONENTS), set(TIER_COMPONENTS))
     tw = {k: ck.number(weights[k], f"tiers.weights.{k}", 0.0, 1.0) for k in TIER_COMPONENTS}
-    ck.weights_sum_to_one(tw, "tiers.weights")
+    _weights_sum_to_one(ck, tw, "tiers.weights")
     nec = ck.number(tiers["necessary_share"], "tiers.necessary_share", 0.0, 1.0)
     rec = ck.number(tiers["recent_share"], "tiers.recent_share", 0.0, 1.0)
     pts = ck.mapping(tiers["engagement_points"], "tiers.engagement_points", set(ENGAGEMENT_KINDS), set(ENGAGEMENT_KINDS))

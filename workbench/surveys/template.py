@@ -10,13 +10,14 @@ The format is documented in ``docs/surveys.md``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from workbench.configcheck import ConfigChecker, shown
 from workbench.surveys.taxonomy import LANGUAGES, REASON_CODES, TEMPLATES_DIR
+from workbench.yamlfiles import YamlFileError, parse_yaml_file
 
 QUESTION_TYPES = ("single_choice", "multiple_choice", "ranking", "rating", "yes_no", "number", "free_text", "note")
 CHOICE_TYPES = ("single_choice", "multiple_choice", "ranking")
@@ -140,55 +141,43 @@ class Survey:
 # --------------------------------------------------------------------------- parsing
 
 
-class _Checker:
-    def __init__(self, source: str, languages: tuple[str, ...] = LANGUAGES):
-        self.source = source
-        self.languages = languages
-        self.problems: list[tuple[str, str, str]] = []
+class _Checker(ConfigChecker):
+    """The shared key checker, collecting every problem into one :class:`TemplateError`, plus
+    labels in the survey's languages."""
 
-    def bad(self, where: str, message: str) -> None:
-        self.problems.append((self.source, where, message))
+    def __init__(self, source: str, languages: tuple[str, ...] = LANGUAGES):
+        super().__init__(source, TemplateError, collect=True)
+        self.languages = languages
+
+    def unknown_message(self, allowed: Iterable[str]) -> str:
+        return f"unknown key (allowed: {', '.join(sorted(allowed))})"
+
+    def number(self, value: Any, key: str, lo: float | None = None, hi: float | None = None) -> float | None:
+        """Optional here: a missing number stays None, and a number keeps its YAML spelling (40, not 40.0)."""
+        if value is None:
+            return None
+        return value if super().number(value, key, lo, hi) is not None else None
 
     def text(self, value: Any, where: str, *, required: bool = True) -> dict[str, str] | None:
         """A {zh: ..., en: ...} label with every language present and non-empty."""
         if value is None:
             if required:
-                self.bad(where, f"missing (needs {' and '.join(self.languages)} text)")
+                self.fail(where, f"missing (needs {' and '.join(self.languages)} text)")
             return None
         if not isinstance(value, dict):
-            self.bad(where, f"expected a mapping of language -> text ({', '.join(self.languages)}), got {value!r}")
+            self.fail(where, f"expected a mapping of language -> text ({', '.join(self.languages)}), got {shown(value)}")
             return None
         out = {}
         for lang in self.languages:
             t = value.get(lang)
             if t is None or not str(t).strip():
-                self.bad(f"{where}.{lang}", f"missing {lang} translation")
+                self.fail(f"{where}.{lang}", f"missing {lang} translation")
             else:
                 out[lang] = str(t).strip()
         extra = set(value) - set(self.languages)
         if extra:
-            self.bad(where, f"language(s) {sorted(extra)} are not in the survey's languages {list(self.languages)}")
+            self.fail(where, f"language(s) {sorted(extra, key=str)} are not in the survey's languages {list(self.languages)}")
         return out if len(out) == len(self.languages) else None
-
-    def flag(self, value: Any, where: str, default: bool) -> bool:
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.bad(where, f"expected true or false, got {value!r}")
-            return default
-        return value
-
-    def number(self, value: Any, where: str) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.bad(where, f"expected a number, got {value!r}")
-            return None
-        return value
-
-    def unknown_keys(self, raw: dict, allowed: set[str], where: str) -> None:
-        for key in sorted(set(raw) - allowed, key=str):
-            self.bad(f"{where}.{key}" if where else str(key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
 def _norm_value(v: Any) -> Any:
@@ -202,18 +191,18 @@ def _norm_value(v: Any) -> Any:
 
 def _parse_choice(ck: _Checker, raw: Any, where: str) -> Choice | None:
     if not isinstance(raw, dict):
-        ck.bad(where, f"expected a mapping with name and label, got {raw!r}")
+        ck.fail(where, f"expected a mapping with name and label, got {raw!r}")
         return None
-    ck.unknown_keys(raw, _CHOICE_KEYS, where)
+    ck.unknown_keys(raw, where, _CHOICE_KEYS)
     name = raw.get("name")
     if name is None:
-        ck.bad(f"{where}.name", "missing")
+        ck.fail(f"{where}.name", "missing")
     elif not _CHOICE_RE.match(str(name)) or isinstance(name, bool):
-        ck.bad(f"{where}.name", f"{name!r} must be 1-40 letters, digits or _")
+        ck.fail(f"{where}.name", f"{name!r} must be 1-40 letters, digits or _")
     label = ck.text(raw.get("label"), f"{where}.label")
     reason = raw.get("reason")
     if reason is not None and reason not in REASON_CODES:
-        ck.bad(f"{where}.reason", f"{reason!r} is not a code of the reason taxonomy")
+        ck.fail(f"{where}.reason", f"{reason!r} is not a code of the reason taxonomy")
         reason = None
     score = ck.number(raw.get("score"), f"{where}.score")
     other = ck.flag(raw.get("other"), f"{where}.other", False)
@@ -230,20 +219,20 @@ def _parse_conditions(ck: _Checker, raw: Any, where: str) -> tuple[Condition, ..
     for i, c in enumerate(items):
         w = f"{where}[{i}]" if isinstance(raw, list) else where
         if not isinstance(c, dict) or "question" not in c:
-            ck.bad(w, f"expected a mapping like {{question: q1, in: [a, b]}}, got {c!r}")
+            ck.fail(w, f"expected a mapping like {{question: q1, in: [a, b]}}, got {c!r}")
             continue
-        ck.unknown_keys(c, _CONDITION_KEYS, w)
+        ck.unknown_keys(c, w, _CONDITION_KEYS)
         has_values = "in" in c or "equals" in c
         has_range = "min" in c or "max" in c
         if has_values == has_range or ("in" in c and "equals" in c):
-            ck.bad(w, "give exactly one of 'equals', 'in', or a 'min'/'max' range")
+            ck.fail(w, "give exactly one of 'equals', 'in', or a 'min'/'max' range")
             continue
         values = None
         if "equals" in c:
             values = (_norm_value(c["equals"]),)
         elif "in" in c:
             if not isinstance(c["in"], list) or not c["in"]:
-                ck.bad(f"{w}.in", "expected a non-empty list of answers")
+                ck.fail(f"{w}.in", "expected a non-empty list of answers")
                 continue
             values = tuple(_norm_value(v) for v in c["in"])
         out.append(Condition(str(c["question"]), values, ck.number(c.get("min"), f"{w}.min"),
@@ -253,23 +242,23 @@ def _parse_conditions(ck: _Checker, raw: Any, where: str) -> tuple[Condition, ..
 
 def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
     if not isinstance(raw, dict):
-        ck.bad(where, f"expected a mapping, got {raw!r}")
+        ck.fail(where, f"expected a mapping, got {raw!r}")
         return None
-    ck.unknown_keys(raw, _QUESTION_KEYS, where)
+    ck.unknown_keys(raw, where, _QUESTION_KEYS)
     name = raw.get("name")
     qtype = raw.get("type")
     ok = True
     if name is None:
-        ck.bad(f"{where}.name", "missing")
+        ck.fail(f"{where}.name", "missing")
         ok = False
     elif not isinstance(name, str) or not _NAME_RE.match(name):
-        ck.bad(f"{where}.name", f"{name!r} must start with a letter and hold at most 40 letters, digits or _")
+        ck.fail(f"{where}.name", f"{name!r} must start with a letter and hold at most 40 letters, digits or _")
         ok = False
     elif name in RESERVED_NAMES:
-        ck.bad(f"{where}.name", f"{name!r} is reserved for the exports' own fields")
+        ck.fail(f"{where}.name", f"{name!r} is reserved for the exports' own fields")
         ok = False
     if qtype not in QUESTION_TYPES:
-        ck.bad(f"{where}.type", f"unknown question type {qtype!r} (known: {', '.join(QUESTION_TYPES)})")
+        ck.fail(f"{where}.type", f"unknown question type {qtype!r} (known: {', '.join(QUESTION_TYPES)})")
         return None
     label = ck.text(raw.get("label"), f"{where}.label")
     hint = ck.text(raw.get("hint"), f"{where}.hint", required=False)
@@ -277,12 +266,12 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
     randomize = ck.flag(raw.get("randomize"), f"{where}.randomize", False)
     required = ck.flag(raw.get("required"), f"{where}.required", False)
     if qtype == "note" and required:
-        ck.bad(f"{where}.required", "a note takes no answer and cannot be required")
+        ck.fail(f"{where}.required", "a note takes no answer and cannot be required")
     choices: list[Choice] = []
     raw_choices = raw.get("choices")
     if qtype in CHOICE_TYPES:
         if not isinstance(raw_choices, list) or len(raw_choices) < 2:
-            ck.bad(f"{where}.choices", f"a {qtype} question needs a list of at least 2 choices")
+            ck.fail(f"{where}.choices", f"a {qtype} question needs a list of at least 2 choices")
         else:
             for j, rc in enumerate(raw_choices):
                 cname = rc.get("name") if isinstance(rc, dict) else None
@@ -290,37 +279,37 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
                 c = _parse_choice(ck, rc, cw)
                 if c is not None:
                     if reason_q and c.reason is None and (not isinstance(rc, dict) or rc.get("reason") is None):
-                        ck.bad(f"{cw}.reason", "missing: every option of a reason question needs a reason code")
+                        ck.fail(f"{cw}.reason", "missing: every option of a reason question needs a reason code")
                     choices.append(c)
             seen: set[str] = set()
             for j, c in enumerate(choices):
                 if c.name in seen:
-                    ck.bad(f"{where}.choices ({c.name})", f"duplicate choice name {c.name!r}")
+                    ck.fail(f"{where}.choices ({c.name})", f"duplicate choice name {c.name!r}")
                 seen.add(c.name)
             for lang in ck.languages:
                 labels = [c.label[lang] for c in choices]
                 dups = sorted({x for x in labels if labels.count(x) > 1})
                 if dups:
-                    ck.bad(f"{where}.choices", f"duplicate {lang} label(s) {dups}: answers could not be told apart")
+                    ck.fail(f"{where}.choices", f"duplicate {lang} label(s) {dups}: answers could not be told apart")
     elif raw_choices is not None:
-        ck.bad(f"{where}.choices", f"a {qtype} question takes no choices")
+        ck.fail(f"{where}.choices", f"a {qtype} question takes no choices")
     if reason_q and qtype not in CHOICE_TYPES:
-        ck.bad(f"{where}.reason_question", f"only choice questions can be reason questions, not {qtype}")
+        ck.fail(f"{where}.reason_question", f"only choice questions can be reason questions, not {qtype}")
     if randomize and qtype not in CHOICE_TYPES:
-        ck.bad(f"{where}.randomize", f"only choice questions can randomise options, not {qtype}")
+        ck.fail(f"{where}.randomize", f"only choice questions can randomise options, not {qtype}")
     scale = raw.get("scale")
     scale_labels: dict[int, dict[str, str]] = {}
     if qtype == "rating":
         if scale not in RATING_SCALES:
-            ck.bad(f"{where}.scale", f"a rating needs scale 5 or 10 (1-5 or 1-10), got {scale!r}")
+            ck.fail(f"{where}.scale", f"a rating needs scale 5 or 10 (1-5 or 1-10), got {scale!r}")
             scale = None
         sl = raw.get("scale_labels") or {}
         if not isinstance(sl, dict):
-            ck.bad(f"{where}.scale_labels", "expected a mapping point -> {zh, en}")
+            ck.fail(f"{where}.scale_labels", "expected a mapping point -> {zh, en}")
         else:
             for k, v in sl.items():
                 if not isinstance(k, int) or (scale and not 1 <= k <= scale):
-                    ck.bad(f"{where}.scale_labels.{k}", f"not a point of the 1-{scale} scale")
+                    ck.fail(f"{where}.scale_labels.{k}", f"not a point of the 1-{scale} scale")
                     continue
                 t = ck.text(v, f"{where}.scale_labels.{k}")
                 if t:
@@ -328,24 +317,24 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
     else:
         for key in ("scale", "scale_labels"):
             if raw.get(key) is not None:
-                ck.bad(f"{where}.{key}", f"only rating questions take {key}")
+                ck.fail(f"{where}.{key}", f"only rating questions take {key}")
     qmin, qmax = ck.number(raw.get("min"), f"{where}.min"), ck.number(raw.get("max"), f"{where}.max")
     if (qmin is not None or qmax is not None) and qtype != "number":
-        ck.bad(f"{where}.min", "only number questions take min/max")
+        ck.fail(f"{where}.min", "only number questions take min/max")
     if qmin is not None and qmax is not None and qmin > qmax:
-        ck.bad(f"{where}.max", f"max {qmax} is below min {qmin}")
+        ck.fail(f"{where}.max", f"max {qmax} is below min {qmin}")
     integer = ck.flag(raw.get("integer"), f"{where}.integer", True)
     max_choices = raw.get("max_choices")
     if max_choices is not None:
         if qtype != "multiple_choice":
-            ck.bad(f"{where}.max_choices", "only multiple_choice questions take max_choices")
+            ck.fail(f"{where}.max_choices", "only multiple_choice questions take max_choices")
             max_choices = None
         elif not isinstance(max_choices, int) or isinstance(max_choices, bool) or not 1 <= max_choices <= len(choices or [0, 0]):
-            ck.bad(f"{where}.max_choices", f"expected a whole number between 1 and the number of choices, got {max_choices!r}")
+            ck.fail(f"{where}.max_choices", f"expected a whole number between 1 and the number of choices, got {max_choices!r}")
             max_choices = None
     lint_ignore = raw.get("lint_ignore") or []
     if not isinstance(lint_ignore, list) or any(r not in LINT_RULES for r in lint_ignore):
-        ck.bad(f"{where}.lint_ignore", f"expected a list of lint rules from {list(LINT_RULES)}")
+        ck.fail(f"{where}.lint_ignore", f"expected a list of lint rules from {list(LINT_RULES)}")
         lint_ignore = []
     show_if = _parse_conditions(ck, raw.get("show_if"), f"{where}.show_if")
     if not ok or label is None:
@@ -362,16 +351,16 @@ def _check_conditions(ck: _Checker, questions: list[tuple[str, Question]]) -> No
         for i, c in enumerate(q.show_if):
             w = f"{where}.show_if" + (f"[{i}]" if len(q.show_if) > 1 else "") + ".question"
             if c.question not in names:
-                ck.bad(w, f"skip logic names a missing question {c.question!r}")
+                ck.fail(w, f"skip logic names a missing question {c.question!r}")
             elif c.question not in earlier:
-                ck.bad(w, f"skip logic must refer to an earlier question; {c.question!r} comes later (or is itself)")
+                ck.fail(w, f"skip logic must refer to an earlier question; {c.question!r} comes later (or is itself)")
             else:
                 ref = earlier[c.question]
                 if ref.type not in CONDITION_TYPES:
-                    ck.bad(w, f"{c.question!r} is a {ref.type} question; skip logic can test only "
+                    ck.fail(w, f"{c.question!r} is a {ref.type} question; skip logic can test only "
                               f"{', '.join(CONDITION_TYPES)}")
                 elif c.values is None and ref.type != "number" and ref.type != "rating":
-                    ck.bad(w, f"a min/max range applies to number or rating questions, not {ref.type}")
+                    ck.fail(w, f"a min/max range applies to number or rating questions, not {ref.type}")
         earlier[q.name] = q
 
 
@@ -380,25 +369,25 @@ def parse_template(raw: Any, source: str = "<template>") -> Survey:
     ck = _Checker(source)
     if not isinstance(raw, dict):
         raise TemplateError([(source, "", "expected a mapping at the top level")])
-    ck.unknown_keys(raw, _SURVEY_KEYS, "")
+    ck.unknown_keys(raw, "", _SURVEY_KEYS)
     langs = raw.get("languages", list(LANGUAGES))
     if not isinstance(langs, list) or not set(LANGUAGES) <= set(langs):
-        ck.bad("languages", f"must list at least zh and en, got {langs!r}")
+        ck.fail("languages", f"must list at least zh and en, got {langs!r}")
     else:
         ck.languages = tuple(dict.fromkeys(langs))
     sid = raw.get("id")
     if not isinstance(sid, str) or not _NAME_RE.match(sid):
-        ck.bad("id", f"expected an identifier (letters, digits, _; starting with a letter), got {sid!r}")
+        ck.fail("id", f"expected an identifier (letters, digits, _; starting with a letter), got {sid!r}")
     title = ck.text(raw.get("title"), "title")
     default_language = raw.get("default_language", "zh")
     if default_language not in ck.languages:
-        ck.bad("default_language", f"{default_language!r} is not one of the languages {list(ck.languages)}")
+        ck.fail("default_language", f"{default_language!r} is not one of the languages {list(ck.languages)}")
     texts = {k: ck.text(raw.get(k), k, required=False)
              for k in ("description", "incentive", "fieldwork", "intro", "closing")}
     raw_qs = raw.get("questions")
     parsed: list[tuple[str, Question]] = []
     if not isinstance(raw_qs, list) or not raw_qs:
-        ck.bad("questions", "expected a non-empty list of questions")
+        ck.fail("questions", "expected a non-empty list of questions")
     else:
         seen: dict[str, str] = {}
         for i, rq in enumerate(raw_qs):
@@ -408,17 +397,16 @@ def parse_template(raw: Any, source: str = "<template>") -> Survey:
             if q is None:
                 continue
             if q.name in seen:
-                ck.bad(f"{where}.name", f"duplicate question name {q.name!r} (first at {seen[q.name]})")
+                ck.fail(f"{where}.name", f"duplicate question name {q.name!r} (first at {seen[q.name]})")
                 continue
             seen[q.name] = where
             parsed.append((where, q))
             if q.other_choice is not None and f"{q.name}_other" in {x.get('name') for x in raw_qs if isinstance(x, dict)}:
-                ck.bad(f"{where}.choices", f"{q.name}_other is generated for the 'other' text; rename that question")
+                ck.fail(f"{where}.choices", f"{q.name}_other is generated for the 'other' text; rename that question")
         _check_conditions(ck, parsed)
         if not any(q.asks for _, q in parsed):
-            ck.bad("questions", "the survey asks nothing (only notes)")
-    if ck.problems:
-        raise TemplateError(ck.problems)
+            ck.fail("questions", "the survey asks nothing (only notes)")
+    ck.finish()
     return Survey(id=sid, version=str(raw.get("version", "1")), title=title, questions=tuple(q for _, q in parsed),
                   source=source, description=texts["description"], business=raw.get("business"),
                   languages=ck.languages, default_language=default_language, incentive=texts["incentive"],
@@ -427,11 +415,10 @@ def parse_template(raw: Any, source: str = "<template>") -> Survey:
 
 def read_template_yaml(path: str | Path) -> Any:
     """The raw YAML of a template (refused with the file name if it is not valid YAML)."""
-    path = Path(path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise TemplateError([(str(path), "", f"not valid YAML: {exc}")]) from exc
+        return parse_yaml_file(path)
+    except YamlFileError as exc:
+        raise TemplateError([(exc.path, "", exc.why)]) from exc
 
 
 def template_path(name: str | Path) -> Path:
