@@ -4,14 +4,19 @@ DuckDB lets one process at a time hold a read-write connection to a file. A
 notebook left open in JupyterLab must never lock out a scheduled run, so every
 piece of the workbench opens the store, does its work and closes it again
 (``with connect(path) as con: ...``). When another process holds the file, we
-wait and retry with a clear message instead of failing with a raw lock error.
+wait and retry with a clear message instead of failing with a raw lock error;
+after ``$WORKBENCH_LOCK_WAIT`` seconds (default 120) we give up with
+:class:`StoreBusyError`. Every open of a store file goes through :func:`connect`
+(or :func:`attach` for a second store on an open connection); a static test
+checks it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +28,8 @@ from workbench.paths import default_db_path
 
 DDL_PATH = Path(__file__).with_name("store.sql")
 LOCK_WAIT_SECONDS = 120.0
+#: Environment variable overriding how long to wait for a busy store (seconds), e.g. for a scheduled run.
+ENV_LOCK_WAIT = "WORKBENCH_LOCK_WAIT"
 
 
 class StoreBusyError(RuntimeError):
@@ -34,43 +41,80 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-def _open(path: Path, read_only: bool, wait: float, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+def lock_wait_seconds() -> float:
+    """How long to wait for a busy store: ``$WORKBENCH_LOCK_WAIT`` seconds, else :data:`LOCK_WAIT_SECONDS`."""
+    text = os.environ.get(ENV_LOCK_WAIT, "").strip()
+    try:
+        return max(0.0, float(text)) if text else LOCK_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(f"${ENV_LOCK_WAIT} must be a number of seconds, got {text!r}") from None
+
+
+def _busy_error(path: Path, wait: float, exc: Exception) -> StoreBusyError:
+    return StoreBusyError(
+        f"database {path} is in use by another process (for example an open notebook or a scheduled run) "
+        f"and stayed locked for {wait:g} s; close the other program's connection (or its notebook's kernel) "
+        f"or try again later (${ENV_LOCK_WAIT} sets how long to wait)")
+
+
+def _say_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _with_lock_wait(path: Path, wait: float, open_once, say: Callable[[str], None] | None = None):
+    """``open_once()``, retried while another process holds ``path``; says so once (``say``, default stderr)."""
     deadline = time.monotonic() + wait
     told = False
     delay = 0.05
     while True:
         try:
-            config = {"memory_limit": memory_limit} if memory_limit else {}
-            return duckdb.connect(str(path), read_only=read_only, config=config)
+            return open_once()
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                if _is_lock_error(exc):
-                    raise StoreBusyError(
-                        f"database {path} is in use by another process (for example an open notebook "
-                        f"or a scheduled run) and stayed locked for {wait:.0f} s; close the other "
-                        f"program's connection or try again later") from exc
+            if not _is_lock_error(exc):
                 raise
+            if time.monotonic() >= deadline:
+                raise _busy_error(path, wait, exc) from exc
             if not told:
-                print(f"database {path} is in use by another process; waiting up to {wait:.0f} s ...",
-                      file=sys.stderr)
+                (say or _say_on_stderr)(f"database {path} is in use by another process (an open notebook or "
+                                        f"another run?); waiting up to {wait:g} s for it ...")
                 told = True
-            time.sleep(delay)
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
+
+
+def _open(path: Path, read_only: bool, wait: float, memory_limit: str | None,
+          say: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    return _with_lock_wait(path, wait, lambda: duckdb.connect(str(path), read_only=read_only, config=config), say)
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: str | Path, alias: str, *, read_only: bool = True,
+           wait: float | None = None) -> None:
+    """``ATTACH`` another store file to ``con`` as ``alias``, waiting politely while another process holds it."""
+    path = Path(path)
+    quoted = str(path.resolve()).replace("'", "''")
+    mode = " (READ_ONLY)" if read_only else ""
+    _with_lock_wait(path, lock_wait_seconds() if wait is None else wait,
+                    lambda: con.execute(f"ATTACH '{quoted}' AS {alias}{mode}"))
 
 
 @contextmanager
 def connect(path: str | Path | None = None, *, read_only: bool = False,
-            wait: float = LOCK_WAIT_SECONDS, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+            wait: float | None = None, memory_limit: str | None = None,
+            say: Callable[[str], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the store for one unit of work and close it afterwards.
 
     The schema is created on first use of a read-write connection. ``path``
-    defaults to ``$WORKBENCH_DB`` and then to ``outputs/workbench.duckdb``.
+    defaults to ``$WORKBENCH_DB`` and then to ``outputs/workbench.duckdb``. A store
+    held by another process is waited for (``wait`` seconds, default
+    :func:`lock_wait_seconds`), then :class:`StoreBusyError`; ``say`` gets the
+    one "waiting" message (default: stderr).
     """
     db = Path(path) if path else default_db_path()
     if read_only and not db.exists():
         raise FileNotFoundError(f"database {db} does not exist yet: import some data first")
     db.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(db, read_only, wait, memory_limit)
+    con = _open(db, read_only, lock_wait_seconds() if wait is None else wait, memory_limit, say)
     try:
         if not read_only:
             ensure_schema(con)

@@ -4,8 +4,12 @@ Every workbook the workbench writes goes through :func:`excel_workbook`, which
 turns off xlsxwriter's habit of turning text that starts with ``=`` into a
 formula (or text that looks like a URL into a link), so a customer's name or
 note can never become a formula. Files are written to a temporary name beside
-the target and moved into place only when complete, so a failed write leaves
-the previous file intact.
+the target (``.<name>.<pid>-<random>.part<suffix>``, hidden), flushed to disk and
+moved into place only when complete, so a failed, killed or disk-full write
+leaves the previous file intact; the temporary file of a writer that was
+killed is removed by the next write of the same file. :func:`write_error_message`
+turns a failed write (disk full, file too large, not writable) into a paragraph
+for people.
 
 An xlsx cell holds at most 32,767 characters and xlsxwriter cuts longer text
 silently; :func:`cell_text` cuts it visibly instead (the cell ends with a note
@@ -14,7 +18,10 @@ giving the full length), and :func:`write_frame` writes all text through it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +35,56 @@ SAFE_XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "na
 XLSX_CELL_LIMIT = 32_767
 
 
+def _part_prefix(target: Path) -> str:
+    return f".{target.stem}."
+
+
+def _part_suffix(target: Path) -> str:
+    return f".part{target.suffix}"
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Remove temporary files of earlier writes of ``target`` whose writer is dead (killed mid-write)."""
+    prefix, suffix = _part_prefix(target), _part_suffix(target)
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+    except OSError:
+        return
+    for part in candidates:
+        pid = part.name[len(prefix):-len(suffix)].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its writer is alive (still writing)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # alive, owned by someone else
+        with contextlib.suppress(OSError):
+            part.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` to disk: a full disk then fails here, before the old file is replaced, not later."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it onto ``target`` only if the block succeeds."""
+    """Yield a temporary path beside ``target``; flush it and move it onto ``target`` only if the block succeeds.
+
+    The temporary name is hidden and carries the writer's pid, so the next write of ``target`` removes what a
+    killed writer left behind."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+    _remove_stale_parts(target)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_part_prefix(target)}{os.getpid()}-", suffix=_part_suffix(target),
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -41,6 +92,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are for people to open
+        _fsync(tmp_path)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -116,3 +168,63 @@ def write_frame(wb: xlsxwriter.Workbook, sheet_name: str, df, *, freeze: bool = 
     if autofilter and len(df.columns):
         ws.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
     return ws
+
+
+#: errno -> (what went wrong, what to do), for :func:`write_error_message`.
+WRITE_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("the disk is full (no space left on device)",
+                   "free space on that disk, or point the outputs (--outputs, --out) or the store (--db) to another "
+                   "disk, and run the command again"),
+    errno.EDQUOT: ("the disk quota is used up (disk full for this user)",
+                   "free space within the quota or ask for a larger one, then run the command again"),
+    errno.EFBIG: ("the file grew past the largest file size allowed for this process (disk full for this file: "
+                  "ulimit -f or the file system's limit)",
+                  "raise the file size limit (ulimit -f unlimited) or write to another disk, then run the command "
+                  "again"),
+    errno.EACCES: ("it is not writable (permission denied)",
+                   "give this user write permission on that folder, or choose a writable folder (--outputs, --out, "
+                   "--db), then run the command again"),
+    errno.EPERM: ("it is not writable (operation not permitted)",
+                  "give this user write permission on that folder, or choose a writable folder (--outputs, --out, "
+                  "--db), then run the command again"),
+    errno.EROFS: ("it is on a read-only file system (not writable)",
+                  "choose a folder on a writable disk (--outputs, --out, --db), then run the command again"),
+}
+#: The C library's wording of those errors, for errors known only by their text (DuckDB, a notebook's kernel).
+_STRERROR = {os.strerror(code).lower(): code for code in WRITE_ERRORS}
+_QUOTED = re.compile(r"""["'“]([^"'”]*[/\\][^"'”]*)["'”]""")
+
+
+def write_error_code(exc: BaseException | str) -> int | None:
+    """The errno of a failed write (disk full, file too large, not writable) in ``exc``, or None for other
+    errors. Works on ``OSError`` and on errors known by their text only (DuckDB's IO errors, a notebook
+    kernel's ``OSError: [Errno 28] ...``)."""
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRORS:
+        return exc.errno
+    text = str(exc).lower()
+    match = re.search(r"\[errno (\d+)\]", text)
+    if match and int(match.group(1)) in WRITE_ERRORS:
+        return int(match.group(1))
+    return next((code for words, code in _STRERROR.items() if words in text), None)
+
+
+def write_error_message(exc: BaseException | str, path: str | Path | None = None) -> str | None:
+    """One paragraph for people about a write that failed because the disk is full or the place is not
+    writable: what failed, which path, why, that earlier results are intact, and what to do. None when
+    ``exc`` is another kind of error."""
+    code = write_error_code(exc)
+    if code is None:
+        return None
+    why, todo = WRITE_ERRORS[code]
+    if path is None:
+        path = getattr(exc, "filename", None)
+        if path is None:
+            found = _QUOTED.findall(str(exc))
+            path = found[-1] if found else None
+    verb = "write"
+    if code in (errno.EACCES, errno.EPERM) and path and os.path.exists(path) and not os.access(path, os.R_OK):
+        verb, why = "read", why.replace("not writable", "not readable")
+    where = f"could not {verb} {path}" if path else f"could not {verb} a file"
+    return (f"{where}: {why}. Nothing was half-written: files are replaced only once complete and the store "
+            f"keeps only finished work, so earlier results are unchanged. To fix it: {todo}. "
+            f"(System message: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})")
