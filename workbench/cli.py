@@ -1,7 +1,10 @@
 """The ``workbench`` command: one entry point, one subcommand per job.
 
 Exit codes scripts and schedulers rely on: 0 success, 2 validation errors in
-input (every problem printed to stderr), 1 anything else.
+input (every problem printed to stderr), 1 anything else. A busy store (another
+process kept it locked past ``$WORKBENCH_LOCK_WAIT``), a full disk or a folder
+that is not writable end with one paragraph on stderr saying what failed, where,
+and what to do, never with a bare traceback.
 """
 
 from __future__ import annotations
@@ -99,14 +102,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def failure_message(exc: BaseException) -> str | None:
+    """The one-paragraph message for an error people can act on (a busy store, a full disk, a folder that is
+    not writable, a bad value or a missing file), or None for a bug (which keeps its traceback)."""
+    from workbench.data.store import StoreBusyError
+    from workbench.reports.files import write_error_message
+
+    if isinstance(exc, StoreBusyError):
+        return str(exc)
+    storage = write_error_message(exc)
+    if storage is not None:
+        return storage
+    if isinstance(exc, (ValueError, FileNotFoundError, OSError)):
+        return f"error: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``workbench`` command; errors people can act on end as a message on stderr and exit code 1."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"workbench: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = failure_message(exc)
+        if message is None:
+            raise
+        print(f"workbench: {message}", file=sys.stderr)
         return 1
 
 

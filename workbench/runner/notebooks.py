@@ -4,7 +4,9 @@ Papermill only warns about unknown parameters and has no cell timeout by
 default; a scheduled run needs both to fail fast. :func:`run_notebook` checks
 the parameters against the notebook's own ``parameters`` cell, runs it in the
 workbench's registered kernel with an execution timeout, and writes the
-executed notebook atomically.
+executed notebook atomically. The kernel dies with the process that started it
+(:mod:`workbench.runner.kernels`), so a run killed with SIGKILL leaves no kernel
+behind.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
     """
     import papermill
 
+    from workbench.runner.kernels import LifelineKernelManager
+
     nb = Path(notebook)
     if not nb.is_absolute() and not nb.exists():
         nb = NOTEBOOKS_DIR / nb
@@ -123,7 +127,7 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
             papermill.execute_notebook(
                 str(nb), str(tmp), parameters=params, kernel_name=kernel_name(),
                 execution_timeout=timeout, progress_bar=progress_bar, log_output=False,
-                cwd=str(cwd or nb.parent), language="python")
+                cwd=str(cwd or nb.parent), language="python", kernel_manager_class=LifelineKernelManager)
         except Exception:
             if tmp.exists():
                 tmp.replace(output)  # keep the partly executed notebook for diagnosis

@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.data.store import StoreBusyError
+from workbench.reports.files import write_error_message
 from workbench.runner.conditions import ConditionContext, describe, evaluate
 from workbench.runner.config import Step, load_config
 from workbench.runner.manifest import (file_entry, files_under, now, package_versions, platform_info, sha256,
@@ -161,6 +163,9 @@ def notebook_failure(step: str, notebook: Path, executed: Path, exc: BaseExcepti
         msg = (f"step {step}: notebook {notebook.name} failed in cell {cell} of {notebook.name} "
                f"(In [{exc.exec_count}] in the executed notebook, starting {first.strip()[:80]!r}): "
                f"{exc.ename}: {exc.evalue}")
+        storage = write_error_message(f"{exc.ename}: {exc.evalue}")
+        if storage:
+            msg += f"\n  {storage}"
         return msg, {"type": exc.ename, "cell": cell, "execution_count": exc.exec_count}
     cell = getattr(exc, "cell_index", None)
     name = type(exc).__name__
@@ -207,6 +212,7 @@ def run_steps(plan: Plan, steps: list[Step], run_dir: Path, db: Path, *, store: 
                 if step.notebook:
                     executed = folder / f"{step.name}.ipynb"
                     folder.mkdir(parents=True, exist_ok=True)
+                    wait_for_store(db, log)
                     try:
                         run_notebook(ps.notebook, executed, params, timeout=ps.timeout, cwd=run_dir,
                                      progress_bar=progress)
@@ -226,7 +232,11 @@ def run_steps(plan: Plan, steps: list[Step], run_dir: Path, db: Path, *, store: 
                 if not failure:
                     failure = f"step {step.name}: {step.hook or step.notebook} failed: {type(exc).__name__}: {exc}"
                     rec.error = {"type": type(exc).__name__, "cell": None}
-                    log("".join(traceback.format_exception(exc)).rstrip())
+                    storage = write_error_message(exc)
+                    if storage:
+                        failure += f"\n  {storage}"
+                    elif not isinstance(exc, StoreBusyError):  # the message says it all for those two
+                        log("".join(traceback.format_exception(exc)).rstrip())
                 break
             finally:
                 rec.ended_at = now()
@@ -240,6 +250,17 @@ def run_steps(plan: Plan, steps: list[Step], run_dir: Path, db: Path, *, store: 
         getattr(log, "file_only", log)(f"FAILED {failure}")
     return PipelineResult(status="failed" if failure else "succeeded", steps=records, message=failure,
                           started_at=started, ended_at=now(), seconds=round(time.perf_counter() - t0, 3))
+
+
+def wait_for_store(db: Path, log: Log) -> None:
+    """Before a notebook step: if another process (a notebook open in JupyterLab) holds the store, say so in the
+    run's log and wait for it (``$WORKBENCH_LOCK_WAIT``), so the run does not sit silently in a kernel that
+    waits; raise :class:`StoreBusyError` when the wait runs out."""
+    from workbench.data.store import connect
+
+    if Path(db).exists():
+        with connect(db, read_only=True, say=log):
+            pass
 
 
 @contextlib.contextmanager
@@ -259,8 +280,25 @@ def month_lock(plan: Plan) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where that is not available."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, rename_exchange = -100, 2
+        return libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` onto ``target``, replacing it whole (the old one is removed only after the move)."""
+    """Move ``new`` onto ``target``, replacing it whole. On Linux the two are swapped in one step, so a process
+    killed at any moment leaves either the old or the new folder at ``target`` (the other one, left at ``new``,
+    is a temporary folder the next run removes); elsewhere the old one is renamed aside first."""
+    if target.exists() and _exchange(new, target):
+        shutil.rmtree(new)
+        return
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if old.exists():
         shutil.rmtree(old)
@@ -338,8 +376,11 @@ def run_month(config: str | Path, month: str | None = None, *, settings: dict[st
 
                 outcome = run_group(plan, tmp, runlog, progress, scheduler=scheduler, workers=workers)
         except BaseException as exc:
-            runlog(f"FAILED: {type(exc).__name__}: {exc}")
-            _keep_failed(tmp, plan)
+            # Keep the partial folder for diagnosis; when even that fails (a full disk), the next run removes it.
+            with contextlib.suppress(OSError):
+                runlog.file_only(f"FAILED: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(OSError):
+                _keep_failed(tmp, plan)
             raise
         _finish_log(plan, outcome, time.perf_counter() - t0)
     if outcome.status == "succeeded":

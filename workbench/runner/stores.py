@@ -27,8 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.data.store import connect
+from workbench.data.store import attach, connect
 from workbench.reports.files import excel_workbook, write_frame
+from workbench.runner.lifeline import die_with_parent
 from workbench.runner.manifest import files_under, now, write_manifest
 from workbench.runner.plan import Plan, check_store_name
 
@@ -56,11 +57,10 @@ def sync_store_db(group_db: str | Path, store: str, store_db: str | Path) -> dic
     store's history. Returns the row counts copied."""
     store_db = Path(store_db)
     store_db.parent.mkdir(parents=True, exist_ok=True)
-    group = str(Path(group_db).resolve()).replace("'", "''")
     ids = "SELECT customer_id FROM g.customers WHERE store = $store"
     counts = {}
     with connect(store_db) as con:
-        con.execute(f"ATTACH '{group}' AS g (READ_ONLY)")
+        attach(con, group_db, "g", read_only=True)
         try:
             con.execute("BEGIN TRANSACTION")
             for table in ("events", "transactions", "customers", "imports"):
@@ -160,18 +160,6 @@ def run_store_task(task: StoreTask) -> dict[str, Any]:
     return result
 
 
-def die_with_parent() -> None:
-    """Pool-worker initializer: on Linux, end the worker when the run that started it is killed, instead of
-    finishing a month nobody will move into place (``prctl(PR_SET_PDEATHSIG, SIGKILL)``)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
 @contextlib.contextmanager
 def store_executor(scheduler: str | None = None, workers: int | None = None) -> Iterator[cf.Executor]:
     """A local process pool, or the ``concurrent.futures`` executor of a Dask cluster at ``scheduler``."""
@@ -186,7 +174,7 @@ def store_executor(scheduler: str | None = None, workers: int | None = None) -> 
     else:
         context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and sockets
         with cf.ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context,
-                                    initializer=die_with_parent) as ex:
+                                    initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
             yield ex
 
 
