@@ -307,3 +307,17 @@ def test_the_audit_catches_formulas_and_links_from_text(tmp_path):
         write_frame(wb, "s", pd.DataFrame({"text": list(PAYLOADS)}))
     assert audit.formula_problems(safe, ["s"], hostile)[1] == []
     assert audit.audit_cells(safe, hostile, CUT_NOTE).problems == []
+
+
+def test_the_libreoffice_comparison_reports_differences(tmp_path):
+    path = tmp_path / "w.xlsx"
+    with excel_workbook(path) as wb:
+        frame = pd.DataFrame({"text": [PAYLOADS[0], "b"], "n": [0.125, 2], "d": [dt.date(2026, 1, 2)] * 2})
+        ws = write_frame(wb, "s", frame)
+        ws.write_formula(1, 4, "=B2*2", None, 0.25)
+    (tmp_path / "w-s.csv").write_text('text,n,d,,\n"=HYPERLINK(""http://evil"",""x"")",12.5%,2026-01-02,,#NAME?\n'
+                                      "c,2,2026-01-03,x,\n", encoding="utf-8")
+    n, problems = audit.compare_with_libreoffice(path, path, tmp_path)
+    assert n == 10 and [p.split(": ", 1)[0].rsplit(" ", 1)[-1] for p in problems] == ["E2", "A3", "C3", "D3"], problems
+    assert "gives '#NAME?'" in problems[0] and "text differs" in problems[1] and "not the date" in problems[2]
+    assert "where openpyxl finds nothing" in problems[3]  # and 12.5% is 0.125: percent cells compare as numbers

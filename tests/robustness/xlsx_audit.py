@@ -207,7 +207,8 @@ def compare_with_libreoffice(original: Path, staged: Path, outdir: Path) -> tupl
     its sheets (formula cells: LibreOffice's result must be no error and equal the cached value). Returns
     (cells compared, problems)."""
     wb = openpyxl.load_workbook(original)
-    cached_wb = openpyxl.load_workbook(original, data_only=True)
+    has_formulas = any(c.data_type == "f" for ws in wb.worksheets for row in ws.iter_rows() for c in row)
+    cached_wb = openpyxl.load_workbook(original, data_only=True) if has_formulas else None  # cached results
     problems: list[str] = []
     n = 0
     try:
@@ -218,7 +219,7 @@ def compare_with_libreoffice(original: Path, staged: Path, outdir: Path) -> tupl
                 problems.append(f"{where}: LibreOffice wrote no CSV for this sheet")
                 continue
             theirs = _csv_cells(csv_path)
-            cached = cached_wb[ws.title]
+            cached = cached_wb[ws.title] if cached_wb else None
             mine = {}
             for row in ws.iter_rows():
                 for c in row:
@@ -238,5 +239,6 @@ def compare_with_libreoffice(original: Path, staged: Path, outdir: Path) -> tupl
                         problems.append(f"{cell}: {why}")
     finally:
         wb.close()
-        cached_wb.close()
+        if cached_wb:
+            cached_wb.close()
     return n, problems
