@@ -12,45 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.robustness.strategies import (BLANK, amounts, awkward, dates, examples, fresh_copy, header_for,
+                                         spell_amount, spell_date, write_table)
 from workbench.data.importer import import_files
 from workbench.data.problems import ImportValidationError
-from workbench.data.schema import load_schema
 from workbench.data.store import connect, read_table
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-FULLWIDTH = str.maketrans("0123456789.,", "０１２３４５６７８９．，")
-
-texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40)
-awkward = st.one_of(texts, st.sampled_from(["=1+1", "+86 138", "-3", "@SUM(A1)", "王伟😀", "x" * 2000, '"quoted, comma"']))
-amounts = st.decimals(min_value=0, max_value=999_999, places=2, allow_nan=False)
-dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 12, 31))
-
-
-def spell_amount(value, style: int) -> str:
-    text = f"{value:.2f}"
-    if style == 1:
-        text = f"{value:,.2f}"
-    elif style == 2:
-        text = f"{value:,.2f}".translate(FULLWIDTH)
-    elif style == 3:
-        text = f"¥{value:,.2f}"
-    return text
-
-
-def spell_date(d: dt.date, style: int) -> str:
-    return [d.isoformat(), f"{d.year}/{d.month}/{d.day}", f"{d.year}年{d.month}月{d.day}日", d.strftime("%Y%m%d"),
-            f"{d.isoformat()} 10:30:00", f"{d.year}.{d.month:02d}.{d.day:02d}"][style]
-
-
-def header_for(table: str, column: str, pick: int) -> str:
-    col = load_schema()[table].columns[column]
-    spellings = col.spellings()
-    return spellings[pick % len(spellings)]
+SETTINGS = examples(40)
 
 
 @st.composite
@@ -74,31 +46,9 @@ def render(spec, folder: Path) -> Path:
                  "amount": spell_amount(row["amount"], spec["amount_style"]), "category": row["category"]}
         table.append([cells[c] for c in spec["columns"]] + (["ignored"] if spec["extra"] else []))
         if i in spec["blank_after"]:
-            table.append([""] * len(table[-1]))
+            table.append(BLANK)
     headers = spec["headers"] + (["备注说明X"] if spec["extra"] else [])
-    if spec["encoding"] == "xlsx":
-        path = folder / "tx.xlsx"
-        wb = openpyxl.Workbook()
-        ws = wb.active
-        ws.append(headers)
-        for r in table:
-            ws.append([c if c != "" else None for c in r])
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # text that starts with '=' is text, not a formula
-        wb.save(path)
-        return path
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(table)
-    path = folder / "tx.csv"
-    path.write_bytes(buf.getvalue().encode(spec["encoding"]))
-    return path
+    return write_table(folder, "tx", headers, table, spec["encoding"], blank_style=1)
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +58,6 @@ def base_store(tmp_path_factory):
     db = folder / "base.duckdb"
     import_files("customers", [folder / "c.csv"], db)
     return db
-
-
-def fresh_copy(base: Path, folder: Path) -> Path:
-    target = folder / "s.duckdb"
-    target.write_bytes(base.read_bytes())
-    return target
 
 
 @SETTINGS

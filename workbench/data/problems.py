@@ -28,7 +28,7 @@ class Problem:
     reason: str
     sheet: str | None = None
     row: int | None = None
-    column: str | None = None       # canonical column name
+    column: str | None = None       # canonical column name (None for a column without a header)
     header: str | None = None       # the header as written in the file
     letter: str | None = None       # spreadsheet column letter
     value: str | None = None
@@ -39,12 +39,12 @@ class Problem:
             parts.append(f"sheet '{self.sheet}'")
         if self.row is not None:
             parts.append(f"row {self.row}")
-        if self.column:
+        if self.column or self.letter:
             col = f"column {self.letter} " if self.letter else "column "
             col += f"'{self.header}'" if self.header else ""
-            if self.header and self.header != self.column:
+            if self.header and self.column and self.header != self.column:
                 col += f" ({self.column})"
-            elif not self.header:
+            elif not self.header and self.column:
                 col += self.column
             parts.append(col.strip())
         where = ", ".join(parts)

@@ -283,6 +283,25 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
+def _unheaded_values(header: list[object], rows: list[list[object]], record_rows: list[int], label: str,
+                     sheet: str) -> list[Problem]:
+    """Columns that hold values under a blank header cell, typically a header merged over two columns.
+
+    Which column such values belong to cannot be known, and ignoring them would drop data silently.
+    """
+    problems = []
+    for j, h in enumerate(header):
+        if h is not None and str(h).strip():
+            continue
+        first = next((k for k, r in enumerate(rows) if j < len(r) and r[j] is not None and str(r[j]).strip()), None)
+        if first is not None:
+            problems.append(Problem(label, f"column {column_letter(j)} holds values (first on row {record_rows[first]}) "
+                                    "but has no header of its own (a header cell merged over two columns?); give it "
+                                    "its own header, or delete the column", sheet=sheet, row=1,
+                                    letter=column_letter(j)))
+    return problems
+
+
 def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: str,
                sheet: str | None = None) -> Staged:
     """Load one sheet of an XLSX into temporary table ``name`` (all text), keeping sheet row numbers."""
@@ -323,7 +342,8 @@ def stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: Table, name: s
         raise ReadError([Problem(label, "sheet is empty or row 1 is blank: the first row must hold the column "
                                  "headers", sheet=ws.title, row=1)])
     found, ignored, problems = map_headers(table, header, label, ws.title)
-    problems = _check_header_row(table, label, ws.title, head_rows, problems)
+    problems = _check_header_row(table, label, ws.title, head_rows, problems) or _unheaded_values(
+        header, rows, record_rows, label, ws.title)
     if problems:
         raise ReadError(problems)
     data = {canon: pd.array([r[pos] if pos < len(r) else None for r in rows], dtype="string")
