@@ -96,6 +96,15 @@ def formula_problems(path: Path, sheets: Iterable[str], hostile: Iterable[str]) 
 
 # --------------------------------------------------------------------------- cells
 
+def sheet_names(path: Path) -> list[str]:
+    """The sheet names of the workbook at ``path``."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
 @dataclass
 class CellAudit:
     """What openpyxl reads from one workbook: counts, problems, and every string cell's text."""
