@@ -70,7 +70,7 @@ def main() -> None:
     t2 = time.perf_counter()
     rid = save_round(db, plan, replace=True)
     t3 = time.perf_counter()
-    out = write_round_workbook(db, rid, folder / f"{rid}_calls_zh.xlsx", mask_phones=True, playbook=pb)
+    out = write_round_workbook(db, rid, folder / f"{rid}_calls_zh.xlsx", privacy="masked", playbook=pb)
     t4 = time.perf_counter()
     a = plan.assignments
     n = len(a)

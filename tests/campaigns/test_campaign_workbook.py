@@ -28,7 +28,7 @@ DAY = dt.datetime(2026, 11, 5)
 def round_book(store, tmp_path):
     plan = create_round(store, "dealership_winback", ROUND)
     rid = plan.round["round_id"]
-    path = write_round_workbook(store, rid, tmp_path / "calls.xlsx", mask_phones=True)
+    path = write_round_workbook(store, rid, tmp_path / "calls.xlsx", privacy="masked")
     return store, rid, path, read_round(store, rid)
 
 

@@ -169,7 +169,7 @@ def test_english_workbook_and_masked_phones(tmp_path):
     cust = _customers(30)
     smp = assign_interviewers(stratified_sample(cust, ["tier"], 10, seed=1), ["A"]).merge(
         cust[["customer_id", "name", "phone", "preferred_time"]], on="customer_id")
-    p = write_phone_workbook(s, smp, tmp_path / "en.xlsx", survey_id="c1", language="en", mask_phones=True)
+    p = write_phone_workbook(s, smp, tmp_path / "en.xlsx", survey_id="c1", language="en", privacy="masked")
     ws = openpyxl.load_workbook(p)["A"]
     assert [c.value for c in ws[1]][:3] == ["Case ID", "Customer ID", "Name"]
     assert all("****" in str(c.value) for c in ws["D"][1:len(smp) + 1])

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from workbench.privacy import add_privacy_argument
+
 
 def _round(args: argparse.Namespace) -> int:
     from workbench.campaigns.rounds import create_round
@@ -23,7 +25,7 @@ def _round(args: argparse.Namespace) -> int:
           + (f" of {plan.round['budget']:,.2f}" if plan.round["budget"] is not None else ""))
     print(plan.counts().to_string(index=False))
     if args.workbook:
-        path = write_round_workbook(args.db, rid, args.workbook, language=args.language, mask_phones=args.mask_phones,
+        path = write_round_workbook(args.db, rid, args.workbook, language=args.language, privacy=args.privacy,
                                     playbook=plan.playbook)
         print(f"call workbook: {path}")
     return 0
@@ -32,7 +34,7 @@ def _round(args: argparse.Namespace) -> int:
 def _workbook(args: argparse.Namespace) -> int:
     from workbench.campaigns.workbook import write_round_workbook
 
-    path = write_round_workbook(args.db, args.round_id, args.out, language=args.language, mask_phones=args.mask_phones)
+    path = write_round_workbook(args.db, args.round_id, args.out, language=args.language, privacy=args.privacy)
     print(f"call workbook: {path}")
     return 0
 
@@ -81,14 +83,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replace", action="store_true", help="re-plan a round of the same date with no results yet")
     p.add_argument("--workbook", type=Path, help="also write the call-team workbook here")
     p.add_argument("--language", choices=["zh", "en"], default="zh")
-    p.add_argument("--mask-phones", action="store_true", help="show phones as 138****5678")
+    add_privacy_argument(p)
     p.set_defaults(func=_round)
 
     p = sub.add_parser("campaign-workbook", help="write the call-team workbook of a saved round")
     p.add_argument("round_id")
     p.add_argument("out", type=Path)
     p.add_argument("--language", choices=["zh", "en"], default="zh")
-    p.add_argument("--mask-phones", action="store_true")
+    add_privacy_argument(p)
     p.set_defaults(func=_workbook)
 
     p = sub.add_parser("campaign-import", help="import filled-in call workbooks into contact_attempts")

@@ -31,7 +31,7 @@ def campaign_demo_step(business_dir: Path, business: str, log: Callable[[str], N
     round_date = DEMO_AS_OF + dt.timedelta(days=2)
     plan = create_round(db, DEMO_PLAYBOOKS[business], round_date, replace=True)
     rid = plan.round["round_id"]
-    path = write_round_workbook(db, rid, out / f"{rid}_calls_zh.xlsx", language="zh", mask_phones=True,
+    path = write_round_workbook(db, rid, out / f"{rid}_calls_zh.xlsx", language="zh", privacy="masked",
                                 playbook=plan.playbook)
     a = plan.assignments
     with excel_workbook(out / f"{rid}_summary.xlsx") as wb:

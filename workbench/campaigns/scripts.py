@@ -56,7 +56,9 @@ def render_script(playbook: Playbook, family: str, step: int, colour: str, lang:
     st = fam.steps[min(int(step), max(fam.steps))]
     colour = colour if colour in st.say else "rational"
     shop = None if _blank(store) else playbook.store_names.get(str(store))
-    ctx = {"name": "" if _blank(name) else str(name), "agent": "" if _blank(agent) else str(agent),
+    # no name (dropped for an outside call centre): "您好" and "Hello there,", never "Hello ,"
+    ctx = {"name": ("" if lang == "zh" else "there") if _blank(name) else str(name),
+           "agent": "" if _blank(agent) else str(agent),
            "store": shop.get(lang) if shop else "",
            "bundle": "" if _blank(bundle) else (playbook.bundles[str(bundle)].label.get(lang)
                                                if str(bundle) in playbook.bundles else str(bundle)),

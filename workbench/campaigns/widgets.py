@@ -27,6 +27,7 @@ from workbench.campaigns.playbook import Playbook, available_playbooks, load_pla
 from workbench.campaigns.rounds import load_inputs, save_round
 from workbench.campaigns.scripts import PART_LABELS, STAGE_LABELS, preview
 from workbench.campaigns.workbook import write_round_workbook
+from workbench.privacy import contact_privacy
 from workbench.scoring.config import ALL_STAGES
 from workbench.surveys.taxonomy import load_reason_taxonomy
 
@@ -39,11 +40,11 @@ class CampaignPanel:
     def __init__(self, db: str | Path | None, output_dir: str | Path, *, playbook: str | None = None,
                  round_date: Any = None, tiers: list[int] | None = None, stages: list[str] | None = None,
                  reasons: list[str] | None = None, budget: float | None = None, holdout_share: float | None = None,
-                 language: str = "zh", mask_phones: bool = True):
+                 language: str = "zh", privacy: str | None = "masked"):
         self.db = db
         self.output_dir = Path(output_dir)
         self.language = language
-        self.mask_phones = mask_phones
+        self.privacy = contact_privacy(privacy)
         self._inputs_key: tuple | None = None
         self._inputs = None
         self.plan: RoundPlan | None = None
@@ -179,7 +180,7 @@ class CampaignPanel:
         rid = save_round(self.db, plan, replace=True)
         self._inputs_key = None  # the store changed
         path = write_round_workbook(self.db, rid, self.output_dir / f"{rid}_calls_{self.language}.xlsx",
-                                    language=self.language, mask_phones=self.mask_phones, playbook=plan.playbook)
+                                    language=self.language, privacy=self.privacy, playbook=plan.playbook)
         self.last_export = path
         self.status.value = f"<b>已导出 Exported</b>: <code class='wb-export-path'>{html.escape(str(path))}</code>"
         return path

@@ -37,7 +37,7 @@ from workbench.campaigns.scripts import (CHANNEL_LABELS, SOURCE_LABELS, STAGE_LA
 from workbench.data.problems import column_letter
 from workbench.data.store import connect, transaction
 from workbench.reports.files import display_width, excel_workbook
-from workbench.surveys.phone_workbook import mask_phone
+from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 
 LAYOUT_VERSION = "1"
 SUMMARY_SHEET, INSTRUCTIONS_SHEET = "汇总 Summary", "说明 Instructions"
@@ -93,20 +93,27 @@ def sheet_name(name: str, taken: set[str]) -> str:
     return out
 
 
-def _headers(language: str) -> list[str]:
+def _columns(privacy: ContactPrivacy) -> list[tuple[str, str, str, str, int]]:
+    """The layout for a privacy profile: COLUMNS without the fields the profile leaves out."""
+    return [c for c in COLUMNS if privacy.keeps(c[0])]
+
+
+def _headers(columns: list[tuple[str, str, str, str, int]]) -> list[str]:
     """Bilingual headers: '客户编号 Customer ID' (the same in both languages, so read-back never depends on it)."""
-    return [f"{zh} {en}" for _, zh, en, _, _ in COLUMNS]
+    return [f"{zh} {en}" for _, zh, en, _, _ in columns]
 
 
 def call_rows(assignments: pd.DataFrame, details: pd.DataFrame, playbook: Playbook, language: str = "zh",
-              mask_phones: bool = False) -> pd.DataFrame:
-    """The agent-facing rows (treatment arm only), texts rendered in ``language``, in priority order."""
+              privacy: str | ContactPrivacy | None = None) -> pd.DataFrame:
+    """The agent-facing rows (treatment arm only), texts rendered in ``language``, in priority order;
+    ``privacy`` masks phones and leaves names out (of the columns and of the scripts)."""
+    privacy = contact_privacy(privacy)
     a = assignments[assignments["arm"] == "treatment"].copy()
     if "priority" in a.columns:
         a = a.sort_values(["agent", "priority"], kind="stable")
     d = details.drop_duplicates("customer_id") if details is not None and len(details) else pd.DataFrame(
         {"customer_id": pd.Series(dtype="object")})
-    d = d.assign(customer_id=d["customer_id"].astype(str))
+    d = protect_contacts(d.assign(customer_id=d["customer_id"].astype(str)), privacy)
     a = a.assign(customer_id=a["customer_id"].astype(str)).merge(
         d[[c for c in ("customer_id", "name", "phone", "store") if c in d.columns]], on="customer_id", how="left")
     for c in ("name", "phone", "store"):
@@ -115,8 +122,9 @@ def call_rows(assignments: pd.DataFrame, details: pd.DataFrame, playbook: Playbo
     lang = language
     reason_lab = _reason_labels(lang)
     out = pd.DataFrame({"customer_id": a["customer_id"], "agent": a["agent"].astype(str)})
-    out["name"] = a["name"]
-    out["phone"] = a["phone"].map(mask_phone) if mask_phones else a["phone"]
+    if privacy.keeps("name"):
+        out["name"] = a["name"]
+    out["phone"] = a["phone"]
     out["tier"] = a["tier"]
     out["stage"] = [label(STAGE_LABELS, s, lang) for s in a["stage"]]
     out["reason"] = [f"{reason_lab.get(r, r)} ({label(SOURCE_LABELS, s, lang)})" for r, s in
@@ -147,13 +155,16 @@ def _window_lookup(playbook: Playbook) -> dict[str, dict[str, str]]:
 
 
 def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbook: Playbook, path: str | Path, *,
-                        round_id: str, round_date: Any, language: str = "zh", mask_phones: bool = False,
+                        round_id: str, round_date: Any, language: str = "zh",
+                        privacy: str | ContactPrivacy | None = None,
                         created_at: dt.datetime | None = None) -> Path:
     """Write the call-team workbook of a round's treatment arm to ``path`` (see the module docstring)."""
-    rows = call_rows(assignments, details, playbook, language, mask_phones)
+    privacy = contact_privacy(privacy)
+    rows = call_rows(assignments, details, playbook, language, privacy)
     round_date = pd.Timestamp(round_date).date()
-    headers = _headers(language)
-    keys = [c[0] for c in COLUMNS]
+    columns = _columns(privacy)
+    headers = _headers(columns)
+    keys = [c[0] for c in columns]
     col = {k: j for j, k in enumerate(keys)}
     outcome_labels = [outcome_label(c) for c in OUTCOMES]
     agents = list(dict.fromkeys(rows["agent"]))
@@ -232,13 +243,13 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
             r += 1
 
         list_ref = f"='{LISTS_SHEET}'!$A$2:$A${len(outcome_labels) + 1}"
-        info_cols = [k for k in keys if dict((c[0], c[3]) for c in COLUMNS)[k] != "fill"]
+        info_cols = [k for k, _, _, kind, _ in columns if kind != "fill"]
         for a in agents:
             mine = rows[rows["agent"] == a]
             ws = wb.add_worksheet(names[a])
             n = len(mine)
             last = max(n, 1)
-            for j, (k, zh, en, kind, width) in enumerate(COLUMNS):
+            for j, (k, zh, en, kind, width) in enumerate(columns):
                 w = max(width, display_width(headers[j]) // 2 + 2)
                 if kind == "fill":
                     ws.set_column(j, j, w, fill_date if k == "contact_date" else fill)
@@ -270,7 +281,7 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
                     else:
                         ws.write_string(i + 1, j, str(v))
             ws.freeze_panes(1, 2)
-            ws.autofilter(0, 0, last, len(COLUMNS) - 1)
+            ws.autofilter(0, 0, last, len(columns) - 1)
             ws.protect("", protect_opts)
 
         ws = wb.add_worksheet(LISTS_SHEET)
@@ -283,7 +294,7 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
         ws = wb.add_worksheet(COLUMNS_SHEET)
         for j, h in enumerate(("header", "key", "kind")):
             ws.write_string(0, j, h)
-        for i, ((k, _, _, kind, _), h) in enumerate(zip(COLUMNS, headers), 1):
+        for i, ((k, _, _, kind, _), h) in enumerate(zip(columns, headers), 1):
             ws.write_string(i, 0, h)
             ws.write_string(i, 1, k)
             ws.write_string(i, 2, kind)
@@ -300,7 +311,7 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
         ws = wb.add_worksheet(META_SHEET)
         meta = [("layout_version", LAYOUT_VERSION), ("kind", "winback_call_workbook"), ("round_id", round_id),
                 ("round_date", round_date.isoformat()), ("playbook", playbook.id), ("language", language),
-                ("masked_phones", str(bool(mask_phones))),
+                ("privacy", privacy.name), ("masked_phones", str(privacy.mask_phones)),
                 ("created_at", (created_at or dt.datetime.now()).isoformat(timespec="seconds"))]
         ws.write_string(0, 0, "key")
         ws.write_string(0, 1, "value")
@@ -313,8 +324,9 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
 
 
 def write_round_workbook(db: str | Path | None, round_id: str, path: str | Path, *, language: str = "zh",
-                         mask_phones: bool = False, playbook: Playbook | None = None) -> Path:
-    """The call-team workbook of a stored round (reads its assignments and the customers' names and phones)."""
+                         privacy: str | ContactPrivacy | None = None, playbook: Playbook | None = None) -> Path:
+    """The call-team workbook of a stored round (reads its assignments and the customers' names and phones);
+    ``privacy`` is the profile of :mod:`workbench.privacy` (``outside_call_centre`` masks and drops names)."""
     from workbench.campaigns.rounds import read_round
 
     a = read_round(db, round_id)
@@ -325,7 +337,7 @@ def write_round_workbook(db: str | Path | None, round_id: str, path: str | Path,
         details = con.sql("SELECT c.customer_id, c.name, c.phone, c.store FROM customers c "
                           "JOIN _ids USING (customer_id)").df()
     return write_call_workbook(a, details, pb, path, round_id=round_id, round_date=a["round_date"].iloc[0]
-                               if len(a) else dt.date.today(), language=language, mask_phones=mask_phones)
+                               if len(a) else dt.date.today(), language=language, privacy=privacy)
 
 
 def _playbook_ref(db: str | Path | None, round_id: str) -> str:

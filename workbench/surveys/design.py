@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.data.store import connect, read_table, transaction
+from workbench.privacy import ContactPrivacy, protect_contacts
 from workbench.surveys.lint import lint_template
 from workbench.surveys.phone_workbook import write_phone_workbook
 from workbench.surveys.printable import write_questionnaire
@@ -155,19 +156,21 @@ def save_design(design: SurveyDesign, db: str | Path | None = None) -> None:
 
 
 def export_design(design: SurveyDesign, output_dir: str | Path, *, language: str = "zh",
-                  mask_phones: bool = False) -> dict[str, Path]:
+                  privacy: str | ContactPrivacy | None = None) -> dict[str, Path]:
     """Write the field files into ``output_dir/<survey_id>/``: XLSForm (+ cases.csv), call workbook,
-    printable questionnaire, sample and make-up CSVs."""
+    printable questionnaire, sample and make-up CSVs. ``privacy`` (:mod:`workbench.privacy`) decides what
+    contact data the interviewers' files carry."""
+    cases = protect_contacts(design.sample, privacy)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", design.survey_id)
     out = Path(output_dir) / safe
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "xlsform": write_xlsform(design.survey, out / f"{safe}_xlsform.xlsx", survey_id=design.survey_id,
-                                 cases=design.sample),
+                                 cases=cases),
         "cases_csv": out / "cases.csv",
-        "call_workbook": write_phone_workbook(design.survey, design.sample, out / f"{safe}_calls_{language}.xlsx",
+        "call_workbook": write_phone_workbook(design.survey, cases, out / f"{safe}_calls_{language}.xlsx",
                                               survey_id=design.survey_id, language=language,
-                                              mask_phones=mask_phones, seed=design.params.get("seed")),
+                                              privacy=privacy, seed=design.params.get("seed")),
         "questionnaire": write_questionnaire(design.survey, out / f"{safe}_questionnaire_{language}.html",
                                              language, survey_id=design.survey_id),
     }

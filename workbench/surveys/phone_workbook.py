@@ -27,6 +27,7 @@ import pandas as pd
 from workbench.data.problems import Problem, column_letter
 from workbench.reports.files import display_width, excel_workbook
 from workbench.surveys.lint import DEFAULT_SLOTS
+from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 from workbench.surveys.template import Survey, label, skip_hint
 
 LAYOUT_VERSION = "1"
@@ -76,15 +77,6 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return out
 
 
-def mask_phone(phone: object) -> str:
-    """138****5678: keep the first three and last four digits."""
-    text = "" if phone is None or (isinstance(phone, float) and phone != phone) else str(phone)
-    digits = re.sub(r"\D", "", text)
-    if len(digits) < 8:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
 def _short(text: str, limit: int = 24) -> str:
     return text if display_width(text) <= limit else text[: max(4, limit // 2)] + "…"
 
@@ -126,10 +118,13 @@ def _answer_columns(survey: Survey, lang: str) -> list[_Col]:
     return cols
 
 
-def workbook_columns(survey: Survey, language: str = "zh") -> list[_Col]:
-    """Every column of an interviewer sheet, in order (the layout's single source of truth)."""
+def workbook_columns(survey: Survey, language: str = "zh",
+                     privacy: str | ContactPrivacy | None = None) -> list[_Col]:
+    """Every column of an interviewer sheet, in order (the layout's single source of truth); the privacy
+    profile leaves out the fields an outside call centre must not see."""
     g = 1 if language == "zh" else 2
-    cols = [_Col(f[g], f[0], "field") for f in FIELDS]
+    keep = contact_privacy(privacy)
+    cols = [_Col(f[g], f[0], "field") for f in FIELDS if keep.keeps(f[0])]
     cols += [_Col(t[g], t[0], "status" if t[0] == "status" else "tracking", list_name="status" if t[0] == "status" else "")
              for t in TRACKING]
     cols += _answer_columns(survey, language)
@@ -148,17 +143,20 @@ def _choices_frame(survey: Survey, language: str) -> pd.DataFrame:
 
 
 def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, *, survey_id: str,
-                         language: str = "zh", mask_phones: bool = False,
+                         language: str = "zh", privacy: str | ContactPrivacy | None = None,
                          created_at: dt.datetime | None = None, seed: int | None = None) -> Path:
     """Write the call-team workbook for ``cases`` (case_id, customer_id, interviewer, role, reserve_rank,
-    stratum, name, phone, preferred_time) to ``path``."""
+    stratum, name, phone, preferred_time) to ``path``; ``privacy`` (see :mod:`workbench.privacy`) masks
+    phones and drops names for an outside call centre."""
     if language not in survey.languages:
         raise ValueError(f"language {language!r} is not one of the survey's languages {survey.languages}")
     need = {"case_id", "customer_id", "interviewer", "role"}
     missing = need - set(cases.columns)
     if missing:
         raise KeyError(f"cases lack column(s) {sorted(missing)}")
-    cols = workbook_columns(survey, language)
+    privacy = contact_privacy(privacy)
+    cols = workbook_columns(survey, language, privacy)
+    cases = protect_contacts(cases, privacy)
     choices = _choices_frame(survey, language)
     path = Path(path)
     with excel_workbook(path) as wb:
@@ -266,8 +264,6 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
                             v = "正式" if language == "zh" else "main"
                         else:
                             v = (f"备用 {rank}" if language == "zh" else f"reserve {rank}")
-                    elif c.key == "phone" and mask_phones:
-                        v = mask_phone(rec.get("phone"))
                     else:
                         v = rec.get(c.key)
                     if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
@@ -291,7 +287,7 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
         _hidden_frame(wb, META_SHEET, pd.DataFrame(
             [("layout_version", LAYOUT_VERSION), ("survey_id", survey_id), ("template", survey.id),
              ("template_version", survey.version), ("language", language),
-             ("seed", "" if seed is None else str(seed)),
+             ("seed", "" if seed is None else str(seed)), ("privacy", privacy.name),
              ("created_at", (created_at or dt.datetime.now()).isoformat(timespec="seconds")),
              ("interviewers", "|".join(order))], columns=["key", "value"]))
     return path
