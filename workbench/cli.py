@@ -18,8 +18,8 @@ from workbench.paths import ENV_DB, default_db_path
 
 #: Stage modules that add their own subcommands: each defines ``register(subparsers)`` adding parsers
 #: whose ``func(args) -> int`` is run. The common ``--db`` option is in ``args.db``.
-COMMAND_MODULES: list[str] = ["workbench.runner.cli", "workbench.campaigns.cli", "workbench.analysis.cli",
-                              "workbench.evaluation.cli"]
+COMMAND_MODULES: list[str] = ["workbench.data.cli", "workbench.runner.cli", "workbench.campaigns.cli",
+                              "workbench.analysis.cli", "workbench.evaluation.cli"]
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from workbench.data.problems import ImportValidationError, Problem
+from workbench.data.purge import scrub_purged
 from workbench.data.readers import ReadError, Staged, csv_error, stage_file
 from workbench.data.schema import Column, Table, load_schema
 from workbench.data.store import connect, transaction
@@ -351,4 +352,6 @@ def import_files(table: str, files: list[str | Path], db: str | Path | None = No
                              inserted, updated, skipped])
                 results.append(ImportResult(s.file.name, table, s.sheet, rows_read, inserted, updated, skipped,
                                             s.ignored, s.encoding))
+            if con.execute("SELECT count(*) FROM purged_customers").fetchall()[0][0]:
+                scrub_purged(con)  # an erased customer's data stays erased, whatever the export brings back
     return results

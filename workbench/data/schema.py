@@ -28,7 +28,7 @@ SQL_TYPES = {
     "enum": "VARCHAR",
     "boolean": "BOOLEAN",
 }
-_COLUMN_KEYS = {"type", "required", "aliases", "values", "min", "max", "references"}
+_COLUMN_KEYS = {"type", "required", "aliases", "values", "min", "max", "references", "personal"}
 _TABLE_KEYS = {"description", "key", "key_optional", "on_duplicate_key", "columns"}
 
 
@@ -52,6 +52,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     references: str | None = None
+    personal: bool = False  # identifies or describes a person: masked/dropped by privacy, erased by purge
 
     @property
     def sql_type(self) -> str:
@@ -90,6 +91,13 @@ class Table:
         return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  ' + ",\n  ".join(cols) + "\n)"
 
 
+def _flag(spec: dict, key: str, where: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise SchemaError(f"{where}.{key}: expected true or false, got {value!r}")
+    return value
+
+
 def _parse_column(table: str, name: str, spec: Any) -> Column:
     where = f"tables.{table}.columns.{name}"
     if not isinstance(spec, dict):
@@ -115,6 +123,7 @@ def _parse_column(table: str, name: str, spec: Any) -> Column:
         min=spec.get("min"),
         max=spec.get("max"),
         references=spec.get("references"),
+        personal=_flag(spec, "personal", where),
     )
 
 

@@ -157,3 +157,10 @@ CREATE TABLE IF NOT EXISTS survey_cases (
     PRIMARY KEY (survey_id, case_id)
 );
 ALTER TABLE survey_cases ADD COLUMN IF NOT EXISTS answer_hash VARCHAR;  -- status + answers, to tell re-imports apart
+
+-- Customers whose personal data was erased on request (workbench purge): imports scrub them again, so a
+-- later CRM export cannot bring the data back. See workbench/data/purge.py.
+CREATE TABLE IF NOT EXISTS purged_customers (
+    customer_id    VARCHAR PRIMARY KEY,
+    purged_at      TIMESTAMP NOT NULL
+);
