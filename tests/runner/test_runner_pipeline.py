@@ -30,6 +30,11 @@ def demo_month(tmp_path_factory):
     return root, outcome
 
 
+def con_rows(month: Path, sql: str) -> list[tuple]:
+    with connect(month / "workbench.duckdb", read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
 def files_of(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -54,11 +59,15 @@ def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
     assert len(inputs) == 3 and all(sha256(month / p) == h for p, h in inputs.items())
     outputs = {o["path"]: o["sha256"] for o in m["outputs"]}
     assert outputs["scoring/scoring_2026-10-31.xlsx"] == sha256(month / "scoring" / "scoring_2026-10-31.xlsx")
-    # no personal data in the manifest
+    # no personal data in the manifest or the log: no customer's phone, name (other than a staff member's
+    # own, which the demo draws from the same name list) or WeChat id
     with connect(month / "workbench.duckdb", read_only=True) as con:
-        people = con.execute("SELECT name, phone FROM customers LIMIT 50").fetchall()
-    text = (month / "run.json").read_text(encoding="utf-8")
-    assert not any(name in text or phone in text for name, phone in people)
+        people = con.execute("SELECT name, phone, wechat_id FROM customers").fetchall()
+    staff = {"王芳", "李强", "张敏"} | {str(a) for (a,) in con_rows(month, "SELECT DISTINCT agent FROM assignments")}
+    for log in ("run.json", "run.log"):
+        text = (month / log).read_text(encoding="utf-8")
+        leaked = [v for person in people for v in person if v and v not in staff and v in text]
+        assert leaked == [], (log, leaked[:5])
 
     for step in ("import", "scoring", "survey_design", "response_analysis", "campaign", "evaluation"):
         nb = nbformat.read(month / step / f"{step}.ipynb", as_version=4)
