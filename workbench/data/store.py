@@ -9,11 +9,23 @@ after ``$WORKBENCH_LOCK_WAIT`` seconds (default 120) we give up with
 :class:`StoreBusyError`. Every open of a store file goes through :func:`connect`
 (or :func:`attach` for a second store on an open connection); a static test
 checks it.
+
+A full disk must not cost the store: DuckDB can corrupt its file when the disk
+fills up (or a file size limit is hit) while it checkpoints, that is while it
+moves committed work from the write-ahead log into the file
+(duckdb/duckdb#9667). So connections never checkpoint on their own in the
+middle of work; a read-write connection is refused, with a "disk full" message,
+when there is not room enough to checkpoint what the log already holds; and a
+connection that closes without room keeps its committed work in the log (a
+later connection with room moves it). A transaction that runs out of space
+itself fails whole and leaves the store as it was.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +42,10 @@ DDL_PATH = Path(__file__).with_name("store.sql")
 LOCK_WAIT_SECONDS = 120.0
 #: Environment variable overriding how long to wait for a busy store (seconds), e.g. for a scheduled run.
 ENV_LOCK_WAIT = "WORKBENCH_LOCK_WAIT"
+#: Room kept free beyond what a checkpoint needs (bytes): a checkpoint rewrites metadata besides the logged data.
+CHECKPOINT_MARGIN = 16 * 1024 * 1024
+#: Every connection's settings: no automatic checkpoint in the middle of work (see the module docstring).
+CONNECTION_CONFIG = {"checkpoint_threshold": "1TB"}
 
 
 class StoreBusyError(RuntimeError):
@@ -82,9 +98,69 @@ def _with_lock_wait(path: Path, wait: float, open_once, say: Callable[[str], Non
             delay = min(delay * 2, 1.0)
 
 
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _file_size_limit() -> int | None:
+    """This process's largest writable file size (RLIMIT_FSIZE), or None when unlimited or unknown."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return None if soft == resource.RLIM_INFINITY else int(soft)
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def room_to_grow(path: Path) -> tuple[int, int]:
+    """How many bytes the store file ``path`` (and its log) can still grow, and the errno to report when that is
+    too few: the disk's free space (ENOSPC), or less when this process may not write files that large
+    (RLIMIT_FSIZE, EFBIG)."""
+    free = shutil.disk_usage(path.parent).free
+    limit = _file_size_limit()
+    if limit is not None:
+        sizes = [p.stat().st_size for p in (path, _wal(path)) if p.exists()]
+        by_limit = limit - max(sizes, default=0)
+        if by_limit < free:
+            return by_limit, errno.EFBIG
+    return free, errno.ENOSPC
+
+
+def checkpoint_room(path: Path) -> int:
+    """Bytes a checkpoint of ``path`` may need: twice its write-ahead log plus a margin."""
+    wal = _wal(path)
+    return 2 * (wal.stat().st_size if wal.exists() else 0) + CHECKPOINT_MARGIN
+
+
+def _check_room(path: Path) -> None:
+    """Refuse a read-write connection when the disk is too full to checkpoint safely (its open checkpoints the log)."""
+    if not path.exists():
+        return
+    room, code = room_to_grow(path)
+    need = checkpoint_room(path)
+    if room < need:
+        what = "disk is full" if code == errno.ENOSPC else "file size limit is reached"
+        raise OSError(code, f"{os.strerror(code)}: only {max(room, 0) / 2**20:.1f} MiB of room for database {path}, "
+                            f"which needs {need / 2**20:.1f} MiB to save work safely (the {what}); the store "
+                            f"was not opened for writing and is unchanged", str(path))
+
+
+def _close(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+    """Close ``con``; without room to checkpoint, leave the committed work in the write-ahead log instead."""
+    if not read_only:
+        try:
+            room, _ = room_to_grow(path)
+            if room < checkpoint_room(path):
+                con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        except (OSError, duckdb.Error):
+            pass
+    con.close()
+
+
 def _open(path: Path, read_only: bool, wait: float, memory_limit: str | None,
           say: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
-    config = {"memory_limit": memory_limit} if memory_limit else {}
+    config = dict(CONNECTION_CONFIG, **({"memory_limit": memory_limit} if memory_limit else {}))
     return _with_lock_wait(path, wait, lambda: duckdb.connect(str(path), read_only=read_only, config=config), say)
 
 
@@ -114,13 +190,15 @@ def connect(path: str | Path | None = None, *, read_only: bool = False,
     if read_only and not db.exists():
         raise FileNotFoundError(f"database {db} does not exist yet: import some data first")
     db.parent.mkdir(parents=True, exist_ok=True)
+    if not read_only:
+        _check_room(db)
     con = _open(db, read_only, lock_wait_seconds() if wait is None else wait, memory_limit, say)
     try:
         if not read_only:
             ensure_schema(con)
         yield con
     finally:
-        con.close()
+        _close(con, db, read_only)
 
 
 @contextmanager
