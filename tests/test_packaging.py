@@ -67,5 +67,7 @@ def test_data_model_doc_lists_every_column():
     doc = (ROOT / "docs" / "data_model.md").read_text(encoding="utf-8")
     for table in load_schema().values():
         assert f"## `{table.name}`" in doc
-        for col in table.columns:
-            assert f"| `{col}` |" in doc, (table.name, col)
+        for col in table.columns.values():
+            assert f"| `{col.name}` |" in doc, (table.name, col.name)
+            row = doc[doc.index(f"| `{col.name}` |", doc.index(f"## `{table.name}`")):].split("\n", 1)[0]
+            assert ("personal" in row.split("|")[2]) is col.personal, row
