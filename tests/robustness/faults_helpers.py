@@ -108,7 +108,7 @@ class Reaped:
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            left = tagged_processes(self.tag)
+            left = {pid: cmd for pid, cmd in tagged_processes(self.tag).items() if pid != self.proc.pid}
             kill_tagged(self.tag)
             self.proc.wait()
             raise AssertionError(f"processes left {timeout} s after the run ended or was killed: {left}") from None

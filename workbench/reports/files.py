@@ -94,6 +94,12 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are for people to open
         _fsync(tmp_path)
         os.replace(tmp_path, target)
+    except Exception as exc:
+        code = write_error_code(exc)
+        if code is not None and (getattr(exc, "filename", None) in (None, str(tmp_path)) or str(tmp_path) in str(exc)):
+            # A write of ours failed (disk full, not writable): name the file people asked for, not our temp name.
+            raise OSError(code, os.strerror(code), str(target)) from exc
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
