@@ -36,6 +36,8 @@ def fill_workbook(path: Path, outcomes: dict[str, tuple], out: Path | None = Non
     """Fill outcome / date / attempts / notes for customer ids as an agent would (openpyxl), save to ``out``."""
     import openpyxl
 
+    from workbench.reports.fill import set_cell
+
     wb = openpyxl.load_workbook(path)
     for ws in wb.worksheets:
         if ws.sheet_state != "visible" or ws.title.startswith(("汇总", "说明")):
@@ -46,7 +48,7 @@ def fill_workbook(path: Path, outcomes: dict[str, tuple], out: Path | None = Non
             if cid in outcomes:
                 values = outcomes[cid]
                 for header, v in zip(("结果 Outcome", "联系日期 Contact date", "拨打次数 Attempts", "备注 Notes"), values):
-                    ws.cell(row=row[0].row, column=head[header], value=v)
+                    set_cell(ws, row[0].row, head[header], v)
     target = out or path
     wb.save(target)
     return target

@@ -20,6 +20,7 @@ import pandas as pd
 
 from workbench.analysis.answers import answer_columns
 from workbench.analysis.validate import visibility
+from workbench.reports.fill import set_cell
 from workbench.surveys.phone_workbook import CHOICES_SHEET, COLUMNS_SHEET, STATUS
 from workbench.surveys.template import Question, Survey
 
@@ -221,21 +222,21 @@ def fill_phone_workbook(workbook: str | Path, target: str | Path, fieldwork: Fie
             if case is None or case not in cases.index:
                 continue
             c = cases.loc[case]
-            ws.cell(row, pos["status"], to_label[("status", c["status"])])
-            ws.cell(row, pos["attempts"], int(c["attempts"]))
-            ws.cell(row, pos["call_date"], dt.datetime.combine(c["call_date"], dt.time()))
+            set_cell(ws, row, pos["status"], to_label[("status", c["status"])])
+            set_cell(ws, row, pos["attempts"], int(c["attempts"]))
+            set_cell(ws, row, pos["call_date"], dt.datetime.combine(c["call_date"], dt.time()))
             for q, text in fieldwork.answers.get(case, {}).items():
                 spec = by_key.get(q)
                 if spec is not None and spec.kind == "other_text" or (spec is not None and spec.type in ("number", "free_text")):
                     value: object = text
                     if spec.type == "number":
                         value = float(text) if "." in text else int(text)
-                    ws.cell(row, pos[q], value)
+                    set_cell(ws, row, pos[q], value)
                 elif spec is not None:
-                    ws.cell(row, pos[q], to_label[(q, text)])
+                    set_cell(ws, row, pos[q], to_label[(q, text)])
                 else:   # multiple choice / ranking: one label per slot
                     for k, code in enumerate(text.split(), 1):
-                        ws.cell(row, pos[f"{q}__{k}"], to_label[(q, code)])
+                        set_cell(ws, row, pos[f"{q}__{k}"], to_label[(q, code)])
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     wb.save(target)

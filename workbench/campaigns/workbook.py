@@ -36,7 +36,7 @@ from workbench.campaigns.scripts import (CHANNEL_LABELS, SOURCE_LABELS, STAGE_LA
                                          outcome_label, render_script, script_text)
 from workbench.data.problems import column_letter
 from workbench.data.store import connect, transaction
-from workbench.reports.files import display_width, excel_workbook
+from workbench.reports.files import cell_text, display_width, excel_workbook
 from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 
 LAYOUT_VERSION = "1"
@@ -279,7 +279,7 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
                     if k in ("tier", "script_step"):
                         ws.write_number(i + 1, j, int(v))
                     else:
-                        ws.write_string(i + 1, j, str(v))
+                        ws.write_string(i + 1, j, cell_text(v))
             ws.freeze_panes(1, 2)
             ws.autofilter(0, 0, last, len(columns) - 1)
             ws.protect("", protect_opts)

@@ -18,6 +18,7 @@ reordered columns are fine, and maps each shown label back to its code via ``_ch
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.data.problems import Problem, column_letter
-from workbench.reports.files import display_width, excel_workbook
+from workbench.reports.files import cell_text, display_width, excel_workbook
 from workbench.surveys.lint import DEFAULT_SLOTS
 from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 from workbench.surveys.template import Survey, label, skip_hint
@@ -227,9 +228,11 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
         # interviewer sheets
         taken = set(SYSTEM_SHEETS)
         order = list(dict.fromkeys(cases["interviewer"].astype(str)))
+        sheet_of: dict[str, str] = {}
         for interviewer in order:
             mine = cases[cases["interviewer"].astype(str) == interviewer]
-            ws = wb.add_worksheet(_sheet_name(interviewer, taken))
+            sheet_of[interviewer] = _sheet_name(interviewer, taken)
+            ws = wb.add_worksheet(sheet_of[interviewer])
             last = len(mine) + EXTRA_ROWS
             for j, c in enumerate(cols):
                 ws.write_string(0, j, c.header, head)
@@ -268,7 +271,7 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
                         v = rec.get(c.key)
                     if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
                         continue
-                    ws.write_string(i, j, str(v))
+                    ws.write_string(i, j, cell_text(v))
             ws.freeze_panes(1, 3)
             ws.autofilter(0, 0, max(len(mine), 1), len(cols) - 1)
 
@@ -289,7 +292,8 @@ def write_phone_workbook(survey: Survey, cases: pd.DataFrame, path: str | Path, 
              ("template_version", survey.version), ("language", language),
              ("seed", "" if seed is None else str(seed)), ("privacy", privacy.name),
              ("created_at", (created_at or dt.datetime.now()).isoformat(timespec="seconds")),
-             ("interviewers", "|".join(order))], columns=["key", "value"]))
+             ("interviewer_sheets", json.dumps([[sheet_of[i], i] for i in order], ensure_ascii=False))],
+            columns=["key", "value"]))
     return path
 
 
@@ -301,7 +305,7 @@ def _hidden_frame(wb, name: str, df: pd.DataFrame) -> None:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 ws.write_number(i, j, v)
             else:
-                ws.write_string(i, j, "" if v is None else str(v))
+                ws.write_string(i, j, "" if v is None else cell_text(v))
     ws.hide()
 
 
@@ -350,6 +354,16 @@ def _cell_text(v: object) -> str:
     return str(v).strip()
 
 
+def _interviewer_sheets(meta: dict) -> dict[str, str]:
+    """Sheet name -> interviewer as written (sheet names lose []:*?/\\' and are cut to 31 characters).
+    Workbooks of layout 1 kept only the names, joined by '|'."""
+    if meta.get("interviewer_sheets"):
+        return {str(sheet): str(name) for sheet, name in json.loads(str(meta["interviewer_sheets"]))}
+    taken = set(SYSTEM_SHEETS)
+    names = [s for s in str(meta.get("interviewers") or "").split("|") if s]
+    return {_sheet_name(n, taken): n for n in names}
+
+
 def read_phone_workbook(path: str | Path, *, strict: bool = True) -> PhoneWorkbookData:
     """Read a filled-in call-team workbook back into tidy frames.
 
@@ -383,10 +397,8 @@ def read_phone_workbook(path: str | Path, *, strict: bool = True) -> PhoneWorkbo
             to_code["status"].update({labs["zh"]: code, labs["en"]: code, code: code})
         case_rows, answer_rows, column_rows = [], [], []
         problems: list[Problem] = []
-        expected = [s for s in str(meta.get("interviewers") or "").split("|") if s]
-        taken = set(SYSTEM_SHEETS)
-        for interviewer in expected:
-            sheet_name = _sheet_name(interviewer, taken)
+        interviewer_of = _interviewer_sheets(meta)
+        for sheet_name in interviewer_of:
             if sheet_name not in wb.sheetnames:
                 problems.append(Problem(path.name, f"the interviewer sheet {sheet_name!r} is missing (deleted or "
                                         "renamed?); its cases cannot be read", sheet=sheet_name))
@@ -428,7 +440,8 @@ def read_phone_workbook(path: str | Path, *, strict: bool = True) -> PhoneWorkbo
                                             letter=column_letter(j), value=status_text))
                     continue
                 base = {"survey_id": meta.get("survey_id"), "case_id": values["case_id"],
-                        "customer_id": values.get("customer_id", ""), "interviewer": sheet, "status": status or ""}
+                        "customer_id": values.get("customer_id", ""),
+                        "interviewer": interviewer_of.get(sheet, sheet), "status": status or ""}
                 case_rows.append({**base, "role": values.get("role", ""), "attempts": values.get("attempts", ""),
                                   "call_date": values.get("call_date", ""), "notes": values.get("notes", ""),
                                   "sheet": sheet, "row": i})
