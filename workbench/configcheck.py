@@ -25,6 +25,11 @@ def shown(value: Any) -> str:
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN - 20]}...{text[-12:]} ({len(text)} characters)"
 
 
+def problem_lines(problems: Iterable[Problem]) -> list[str]:
+    """Each problem as ``file: key: why`` (``file: why`` for the file as a whole)."""
+    return [f"{f}: {k}: {why}" if k else f"{f}: {why}" for f, k, why in problems]
+
+
 def is_number(value: Any) -> bool:
     """True for a finite int or float that fits a float (YAML's ``true`` and ``.nan`` are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -106,6 +111,12 @@ class ConfigChecker:
         if self.number(value, key, lo, hi) is None:
             return None
         return int(value)
+
+    def plain_text(self, value: Any, key: str) -> str | None:
+        """Non-empty text, stripped (a number or a list is not text)."""
+        if not isinstance(value, str) or not value.strip():
+            return self.fail(key, f"expected non-empty text, got {shown(value)}")
+        return value.strip()
 
     def flag(self, value: Any, key: str, default: bool | None = None) -> bool | None:
         """``true`` or ``false``; a missing (None) value gives ``default`` when there is one."""

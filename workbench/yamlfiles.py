@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from workbench.configcheck import shown
+
 #: libyaml's parser when PyYAML was built with it (about 8x faster on a playbook), else the pure-Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -33,15 +35,25 @@ def bundled_names(folder: Path) -> list[str]:
 
 def find_config(name_or_path: str | Path, folder: Path, error: type[Exception], kind: str) -> Path:
     """A bundled config by name (``clinic``) or a YAML file by path; ``error`` names what is wrong."""
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+        raise error(f"expected the name of the {kind} or a YAML path, got {shown(name_or_path)}")
     path = Path(name_or_path)
     if path.suffix not in {".yaml", ".yml"}:
         path = folder / f"{name_or_path}.yaml"
-        if not path.exists():
-            raise error(f"unknown {kind} {str(name_or_path)!r}: choose one of {bundled_names(folder)} "
+        if not _is_file(path):
+            raise error(f"unknown {kind} {shown(str(name_or_path))}: choose one of {bundled_names(folder)} "
                         f"or pass a YAML path")
-    if not path.exists():
+    if not _is_file(path):
         raise error(f"{path}: file not found")
     return path
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False too for a name the file system refuses (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.configcheck import ConfigChecker, Problem, problem_lines, shown
 from workbench.surveys.taxonomy import REASON_CODES
 from workbench.surveys.template import Survey
 from workbench.yamlfiles import read_yaml
@@ -23,46 +24,44 @@ LANGS = ("zh", "en")
 
 
 class DictionaryError(ValueError):
-    """The keyword dictionary is malformed; the message names the file and key."""
+    """The keyword dictionary is malformed; the message names the file and key of every problem."""
+
+
+def _refused(problems: list[Problem]) -> DictionaryError:
+    return DictionaryError("keyword dictionary refused:\n  " + "\n  ".join(problem_lines(problems)))
 
 
 def load_dictionary(path: str | Path | None = None) -> pd.DataFrame:
     """The dictionary as a tidy frame (reason, language, keyword), validated."""
     p = Path(path) if path else DICTIONARY_PATH
-    raw = read_yaml(p, DictionaryError)
-    if not isinstance(raw, dict) or not isinstance(raw.get("reasons"), dict):
-        raise DictionaryError(f"{p}: expected a top-level mapping 'reasons: {{code: {{zh: [...], en: [...]}}}}'")
-    extra = set(raw) - {"reasons"}
-    if extra:
-        raise DictionaryError(f"{p}: unknown top-level key(s) {sorted(extra)}")
-    rows, seen, problems = [], {}, []
-    for code, entry in raw["reasons"].items():
-        where = f"{p}: reasons.{code}"
+    ck = ConfigChecker(str(p), _refused, collect=True)
+    raw = ck.mapping(read_yaml(p, DictionaryError), "", {"reasons"}, {"reasons"})
+    rows, seen = [], {}
+    for code, entry in ck.mapping(raw.get("reasons", {}), "reasons").items():
+        where = f"reasons.{code}"
         if code not in REASON_CODES:
-            problems.append(f"{where}: {code!r} is not a reason code of the taxonomy")
+            ck.fail(where, f"{shown(code)} is not a reason code of the taxonomy")
             continue
         if not isinstance(entry, dict):
-            problems.append(f"{where}: expected a mapping with zh and/or en keyword lists")
+            ck.fail(where, "expected a mapping with zh and/or en keyword lists")
             continue
         for lang, words in entry.items():
             if lang not in LANGS:
-                problems.append(f"{where}.{lang}: unknown language (use zh or en)")
+                ck.fail(f"{where}.{lang}", "unknown language (use zh or en)")
                 continue
             if not isinstance(words, list):
-                problems.append(f"{where}.{lang}: expected a list of keywords")
+                ck.fail(f"{where}.{lang}", "expected a list of keywords")
                 continue
             for i, w in enumerate(words):
-                if not isinstance(w, str) or not w.strip():
-                    problems.append(f"{where}.{lang}[{i}]: expected non-empty text, got {w!r}")
+                if ck.plain_text(w, f"{where}.{lang}[{i}]") is None:
                     continue
                 key = w.strip().lower()
                 if key in seen and seen[key] != code:
-                    problems.append(f"{where}.{lang}[{i}]: keyword {w!r} is also listed under {seen[key]}")
-                    continue
-                seen[key] = code
-                rows.append({"reason": code, "language": lang, "keyword": key})
-    if problems:
-        raise DictionaryError("keyword dictionary refused:\n  " + "\n  ".join(problems))
+                    ck.fail(f"{where}.{lang}[{i}]", f"keyword {shown(w)} is also listed under {seen[key]}")
+                elif key not in seen:  # the same keyword twice under one code counts once
+                    seen[key] = code
+                    rows.append({"reason": code, "language": lang, "keyword": key})
+    ck.finish()
     return pd.DataFrame(rows, columns=["reason", "language", "keyword"])
 
 

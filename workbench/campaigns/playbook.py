@@ -26,13 +26,12 @@ from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
 from workbench.paths import PROJECT_ROOT
-from workbench.scoring.config import ALL_STAGES, ScoringConfigError, load_industry
+from workbench.scoring.config import ALL_STAGES, CHANNELS, ScoringConfigError, load_industry
 from workbench.scoring.stages import contact_policy
 from workbench.surveys.taxonomy import REASON_CODES, load_reason_taxonomy
 from workbench.yamlfiles import bundled_names, read_config
 
 PLAYBOOKS_DIR = PROJECT_ROOT / "campaigns"
-CHANNELS = ("phone", "sms", "wechat", "email", "letter", "visit")
 COLOURS = ("rational", "emotional")
 LANGUAGES = ("zh", "en")
 #: Contact outcomes recorded by the call team (code -> zh, en label).
@@ -205,16 +204,22 @@ class _Check(ConfigChecker):
         doc = self.mapping(value, key, set(LANGUAGES), set(LANGUAGES))
         out = {}
         for lang in LANGUAGES:
-            t = doc[lang]
-            if not isinstance(t, str) or not t.strip():
-                self.fail(f"{key}.{lang}", "expected non-empty text")
-            names = {f for _, f, _, _ in string.Formatter().parse(t) if f is not None}
+            where = f"{key}.{lang}"
+            t = self.plain_text(doc[lang], where)
+            try:
+                names = {f for _, f, _, _ in string.Formatter().parse(t) if f is not None}
+            except ValueError as exc:
+                self.fail(where, f"{exc} (write {{{{ and }}}} for a literal brace)")
             if names and not placeholders:
-                self.fail(f"{key}.{lang}", f"placeholders {sorted(names)} are not allowed here")
+                self.fail(where, f"placeholders {sorted(names)} are not allowed here")
             bad = sorted(n for n in names if n not in PLACEHOLDERS)
             if bad:
-                self.fail(f"{key}.{lang}", f"unknown placeholder {{{bad[0]}}}; allowed: {sorted(PLACEHOLDERS)}")
-            out[lang] = t.strip()
+                self.fail(where, f"unknown placeholder {{{bad[0]}}}; allowed: {sorted(PLACEHOLDERS)}")
+            try:  # what render_script does with it: {name!z} or {name:>>>} only break here
+                t.format_map({n: "x" for n in PLACEHOLDERS})
+            except (ValueError, KeyError, IndexError, AttributeError) as exc:
+                self.fail(where, f"the placeholders cannot be filled in: {exc!r}")
+            out[lang] = t
         return Text(**out)
 
     def tiers(self, value: Any, key: str) -> tuple[int, ...]:
@@ -285,7 +290,7 @@ def _parse_bundles(ck: _Check, doc: Any, categories: tuple[str, ...]) -> dict[st
         b = ck.mapping(b, key, {"label", "kind", "categories", "cost", "valid_days", "eligible", "max_per_round"},
                        {"label", "kind", "categories", "cost", "valid_days", "eligible"})
         if b["kind"] not in BUNDLE_KINDS:
-            ck.fail(f"{key}.kind", f"unknown kind {b['kind']!r}; kinds are {list(BUNDLE_KINDS)}")
+            ck.fail(f"{key}.kind", f"unknown kind {shown(b['kind'])}; kinds are {list(BUNDLE_KINDS)}")
         cats = ck.choices(b["categories"], f"{key}.categories", categories, "category")
         if set(cats) == set(categories) and len(categories) > 2:
             ck.fail(f"{key}.categories", "a bundle covering every category is a blanket discount (article 000); "
@@ -294,7 +299,7 @@ def _parse_bundles(ck: _Check, doc: Any, categories: tuple[str, ...]) -> dict[st
                         {"stages"})
         ps = el.get("price_sensitive", "any")
         if ps not in PRICE_SENSITIVE:
-            ck.fail(f"{key}.eligible.price_sensitive", f"expected one of {list(PRICE_SENSITIVE)}, got {ps!r}")
+            ck.fail(f"{key}.eligible.price_sensitive", f"expected one of {list(PRICE_SENSITIVE)}, got {shown(ps)}")
         cap = b.get("max_per_round")
         out[str(bid)] = Bundle(
             id=str(bid), label=ck.text(b["label"], f"{key}.label"), kind=b["kind"], categories=cats,
@@ -387,7 +392,7 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
     for s in stages:
         team = policy[s].get("handled_by") or "customer_service"
         if team not in agents:
-            ck.fail("agents", f"no agents for team {team!r}, which handles stage {s!r} "
+            ck.fail("agents", f"no agents for team {team!r}, which handles stage {shown(s)} "
                               f"(contact_policy.{s}.handled_by in {industry.source})")
 
     b = ck.mapping(doc.get("budget", {}), "budget", {"round_cap"})
@@ -403,7 +408,7 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
     defaults = ck.mapping(rs["default_by_stage"], "reasons.default_by_stage", set(ALL_STAGES), set(ALL_STAGES))
     for s, code in defaults.items():
         if code not in REASON_CODES:
-            ck.fail(f"reasons.default_by_stage.{s}", f"unknown reason {code!r}; reasons are {list(REASON_CODES)}")
+            ck.fail(f"reasons.default_by_stage.{s}", f"unknown reason {shown(code)}; reasons are {list(REASON_CODES)}")
 
     cats = doc["categories"]
     if not isinstance(cats, list) or not cats or any(not isinstance(x, str) for x in cats) or len(set(cats)) != len(cats):

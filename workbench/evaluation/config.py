@@ -14,11 +14,11 @@ from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
 from workbench.evaluation.stats import CORRECTIONS
+from workbench.scoring.config import CHANNELS
 from workbench.yamlfiles import read_yaml
 
 SETTINGS_PATH = Path(__file__).with_name("settings.yaml")
 BREAKDOWN_COLUMNS = ("tier", "stage", "reason", "reason_source", "channel", "script_step", "agent", "bundle")
-CHANNELS = ("phone", "sms", "wechat", "email", "letter", "visit")
 
 
 class EvaluationConfigError(ValueError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.configcheck import shown
 from workbench.paths import PROJECT_ROOT
 from workbench.yamlfiles import YamlFileError, parse_yaml_file
 
@@ -151,16 +152,23 @@ def read_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is not None:
         if not isinstance(parent, str):
             raise PipelineConfigError(str(path), ["extends: must be the file name of another config"])
-        base_path = path.parent / parent
-        raw = _merge(read_raw(base_path if base_path.exists() else parent, _seen + (path,)), raw)
+        try:
+            base_path = path.parent / parent
+            base_path = base_path if base_path.exists() else resolve_config_path(parent)
+        except OSError:  # FileNotFoundError, or a name too long for the file system
+            raise PipelineConfigError(str(path), [f"extends: no config {shown(parent)} next to this file "
+                                                  f"or in {CONFIG_DIR}"]) from None
+        raw = _merge(read_raw(base_path, _seen + (path,)), raw)
     return raw
 
 
 def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfig:
     """Validate a config mapping; raise :class:`PipelineConfigError` listing every problem."""
+    if not isinstance(raw, dict):
+        raise PipelineConfigError(source, ["the file must be a mapping of keys (campaign, db, steps, ...)"])
     problems: list[str] = []
     raw = {k: v for k, v in raw.items() if k != "extends"}
-    for key in sorted(set(raw) - TOP_KEYS):
+    for key in sorted(set(raw) - TOP_KEYS, key=str):
         problems.append(f"{key}: unknown key (allowed: {', '.join(sorted(TOP_KEYS - {'extends'}))})")
 
     def text(key: str, required: bool) -> str | None:
@@ -170,22 +178,29 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
                 problems.append(f"{key}: missing")
             return None
         if not isinstance(value, str) or not value.strip():
-            problems.append(f"{key}: must be non-empty text, got {value!r}")
+            problems.append(f"{key}: must be non-empty text, got {shown(value)}")
             return None
         return value
 
     campaign = text("campaign", True)
     if campaign and not NAME_RE.match(campaign):
-        problems.append(f"campaign: {campaign!r} is not a plain folder name (letters, digits, _ . -; "
+        problems.append(f"campaign: {shown(campaign)} is not a plain folder name (letters, digits, _ . -; "
                         "no '/', '..' or leading dot)")
     business = text("business", True)
     db = text("db", True)
     store_db = text("store_db", False)
     drop_folder = text("drop_folder", False)
-    description = raw.get("description") or ""
+    def free_text(where: str, value: Any) -> str:
+        """A description: any text, or nothing."""
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{where}: must be text, got {shown(value)}")
+            return ""
+        return value or ""
+
+    description = free_text("description", raw.get("description"))
     timeout = raw.get("timeout", 600)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
-        problems.append(f"timeout: must be a positive whole number of seconds, got {timeout!r}")
+        problems.append(f"timeout: must be a positive whole number of seconds, got {shown(timeout)}")
         timeout = 600
     variables = raw.get("variables") or {}
     if not isinstance(variables, dict):
@@ -195,7 +210,7 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
         if not isinstance(name, str) or not name.isidentifier():
             problems.append(f"variables.{name}: names must be identifiers")
         elif name in BUILTIN_PLACEHOLDERS:
-            problems.append(f"variables.{name}: {name!r} is filled in by the runner and cannot be redefined")
+            problems.append(f"variables.{name}: {shown(name)} is filled in by the runner and cannot be redefined")
     known = set(BUILTIN_PLACEHOLDERS) | {k for k in variables if isinstance(k, str)}
 
     def check_placeholders(where: str, value: Any) -> None:
@@ -203,11 +218,11 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
             try:
                 names = placeholders(s)
             except ValueError as exc:
-                problems.append(f"{where}: bad placeholder in {s!r}: {exc}")
+                problems.append(f"{where}: bad placeholder in {shown(s)}: {exc}")
                 continue
             for n in names:
                 if n not in known:
-                    problems.append(f"{where}: unknown placeholder {{{n}}} in {s!r} "
+                    problems.append(f"{where}: unknown placeholder {{{n}}} in {shown(s)} "
                                     f"(known: {', '.join(sorted(known))}; write {{{{ for a literal brace)")
 
     for key in ("db", "store_db", "drop_folder"):
@@ -230,22 +245,22 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
         name = s.get("name")
         if isinstance(name, str):
             where = f"steps[{i}] ({name})"
-        for key in sorted(set(s) - STEP_KEYS):
+        for key in sorted(set(s) - STEP_KEYS, key=str):
             problems.append(f"{where}.{key}: unknown key (allowed: {', '.join(sorted(STEP_KEYS))})")
         if not isinstance(name, str) or not NAME_RE.match(name):
             problems.append(f"{where}.name: missing or not a plain name (letters, digits, _ . -)")
             name = f"step{i}"
         elif name in seen:
-            problems.append(f"{where}.name: {name!r} is used twice")
+            problems.append(f"{where}.name: {shown(name)} is used twice")
         seen.add(name)
         notebook, hook = s.get("notebook"), s.get("hook")
         if (notebook is None) == (hook is None):
             problems.append(f"{where}: give exactly one of notebook (an .ipynb in notebooks/) or hook "
                             "(module:function)")
         if notebook is not None and (not isinstance(notebook, str) or not notebook.endswith(".ipynb")):
-            problems.append(f"{where}.notebook: must be an .ipynb file name, got {notebook!r}")
+            problems.append(f"{where}.notebook: must be an .ipynb file name, got {shown(notebook)}")
         if hook is not None and (not isinstance(hook, str) or not re.match(r"^[\w.]+:\w+$", hook)):
-            problems.append(f"{where}.hook: must be 'package.module:function', got {hook!r}")
+            problems.append(f"{where}.hook: must be 'package.module:function', got {shown(hook)}")
         params = s.get("parameters") or {}
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
             problems.append(f"{where}.parameters: must be a mapping of parameter name: value")
@@ -264,7 +279,7 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
             needs = []
         scope = s.get("scope", "store")
         if scope not in SCOPES:
-            problems.append(f"{where}.scope: must be one of {list(SCOPES)}, got {scope!r}")
+            problems.append(f"{where}.scope: must be one of {list(SCOPES)}, got {shown(scope)}")
             scope = "store"
         step_timeout = s.get("timeout")
         if step_timeout is not None and (isinstance(step_timeout, bool) or not isinstance(step_timeout, int)
@@ -273,13 +288,14 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
             step_timeout = None
         steps.append(Step(name=name, notebook=notebook if isinstance(notebook, str) else None,
                           hook=hook if isinstance(hook, str) and notebook is None else None,
-                          description=s.get("description") or "", parameters=dict(params), when=when,
+                          description=free_text(f"{where}.description", s.get("description")),
+                          parameters=dict(params), when=when,
                           needs=list(needs), scope=scope, timeout=step_timeout))
     names = {s.name for s in steps}
     for i, s in enumerate(steps):
         for n in s.needs:
             if n not in names:
-                problems.append(f"steps[{i}] ({s.name}).needs: no step named {n!r}")
+                problems.append(f"steps[{i}] ({s.name}).needs: no step named {shown(n)}")
             elif n == s.name:
                 problems.append(f"steps[{i}] ({s.name}).needs: a step cannot need itself")
     if not problems:
@@ -291,7 +307,7 @@ def parse_config(raw: dict[str, Any], source: str = "<config>") -> PipelineConfi
         for s in steps:
             for n in s.needs:
                 if s.scope == "group" and by_name[n].scope == "store":
-                    problems.append(f"steps ({s.name}).needs: a group step cannot need the per-store step {n!r}")
+                    problems.append(f"steps ({s.name}).needs: a group step cannot need the per-store step {shown(n)}")
     if problems:
         raise PipelineConfigError(source, problems)
     return PipelineConfig(source=source, campaign=campaign, business=business, db=db, steps=steps,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.configcheck import ConfigChecker
+from workbench.configcheck import ConfigChecker, shown
 from workbench.yamlfiles import bundled_names, read_config
 
 INDUSTRIES_DIR = Path(__file__).with_name("industries")
@@ -27,6 +27,9 @@ ALL_STAGES = (*STAGES, "never")
 ENGAGEMENT_KINDS = ("referral_bought", "event_attended", "survey_answered", "forum_post",
                     "answered_question", "suggestion")
 TIER_COMPONENTS = ("recency", "frequency", "monetary", "engagement")
+#: How a stage may be contacted (``none``: not at all) and through which channels.
+CONTACT_MODES = ("keep_in_touch", "light_touch", "limited", "reactivation_only", "welcome", "none")
+CHANNELS = ("phone", "sms", "wechat", "email", "letter", "visit")
 _WEIGHT_TOLERANCE = 1e-6
 
 
@@ -107,7 +110,7 @@ def _parse_index(ck: ConfigChecker, doc: Any, key: str, with_stages: bool) -> In
     for name, spec in inds.items():
         ikey = f"{key}.indicators.{name}"
         if name not in INDICATORS:
-            ck.fail(ikey, f"unknown indicator {name!r}; known indicators are {list(INDICATORS)}")
+            ck.fail(ikey, f"unknown indicator {shown(name)}; known indicators are {list(INDICATORS)}")
         spec = ck.mapping(spec, ikey, {"weight", "low", "high"}, {"weight", "low", "high"})
         weight = ck.number(spec["weight"], f"{ikey}.weight", 0.0, 1.0)
         low = ck.number(spec["low"], f"{ikey}.low")
@@ -124,9 +127,25 @@ def _parse_index(ck: ConfigChecker, doc: Any, key: str, with_stages: bool) -> In
             ck.fail(f"{key}.stages", "expected a non-empty list of stages")
         for s in raw:
             if s not in STAGES:
-                ck.fail(f"{key}.stages", f"unknown stage {s!r}; stages are {list(STAGES)}")
+                ck.fail(f"{key}.stages", f"unknown stage {shown(s)}; stages are {list(STAGES)}")
         stages = tuple(raw)
     return IndexConfig(tuple(parsed), threshold, stages)
+
+
+def _parse_policy(ck: ConfigChecker, doc: Any, key: str) -> dict[str, Any]:
+    """One stage's contact policy: how (mode, channels, offer, team), how often, and what it means (zh, en)."""
+    p = ck.mapping(doc, key, {"contact", "max_contacts_per_month", "channels", "offer", "handled_by", "en", "zh"},
+                   {"contact", "max_contacts_per_month", "en", "zh"})
+    if not isinstance(p["contact"], str) or p["contact"] not in CONTACT_MODES:
+        ck.fail(f"{key}.contact", f"unknown contact mode {shown(p['contact'])}; modes are {list(CONTACT_MODES)}")
+    ck.number(p["max_contacts_per_month"], f"{key}.max_contacts_per_month", 0, 31)
+    channels = p.get("channels", [])
+    if not isinstance(channels, list) or any(not isinstance(c, str) or c not in CHANNELS for c in channels):
+        ck.fail(f"{key}.channels", f"expected a list drawn from {list(CHANNELS)}, got {shown(channels)}")
+    for name in ("offer", "handled_by"):  # optional: none = no offer / the customer service team
+        if p.get(name) is not None:
+            ck.plain_text(p[name], f"{key}.{name}")
+    return {**p, "en": ck.plain_text(p["en"], f"{key}.en"), "zh": ck.plain_text(p["zh"], f"{key}.zh")}
 
 
 def default_tier_shares(k: int) -> tuple[float, ...]:
@@ -141,6 +160,8 @@ def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
     top = {"industry", "label_en", "label_zh", "default_interval_days", "stages", "contact_policy",
            "churn_index", "early_warning", "tiers", "clv", "winback"}
     doc = ck.mapping(doc, "", top, top - {"label_en", "label_zh"})
+    name = ck.plain_text(doc["industry"], "industry")
+    labels = {k: ck.plain_text(doc[k], k) if k in doc else name for k in ("label_en", "label_zh")}
 
     interval = ck.number(doc["default_interval_days"], "default_interval_days", 1.0)
 
@@ -152,15 +173,7 @@ def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
                                        f"above {before} ({limits[before]:g} days)")
 
     policy = ck.mapping(doc["contact_policy"], "contact_policy", set(ALL_STAGES), set(ALL_STAGES))
-    contact: dict[str, dict[str, Any]] = {}
-    for s in ALL_STAGES:
-        p = ck.mapping(policy[s], f"contact_policy.{s}",
-                       {"contact", "max_contacts_per_month", "channels", "offer", "handled_by", "en", "zh"},
-                       {"contact", "max_contacts_per_month", "en", "zh"})
-        if p["contact"] not in {"keep_in_touch", "light_touch", "limited", "reactivation_only", "welcome", "none"}:
-            ck.fail(f"contact_policy.{s}.contact", f"unknown contact mode {p['contact']!r}")
-        ck.number(p["max_contacts_per_month"], f"contact_policy.{s}.max_contacts_per_month", 0, 31)
-        contact[s] = dict(p)
+    contact = {s: _parse_policy(ck, policy[s], f"contact_policy.{s}") for s in ALL_STAGES}
 
     churn = _parse_index(ck, doc["churn_index"], "churn_index", with_stages=False)
     early = _parse_index(ck, doc["early_warning"], "early_warning", with_stages=True)
@@ -173,7 +186,7 @@ def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
                        {"count", "weights", "necessary_share", "recent_share", "engagement_points"})
     count = tiers["count"]
     if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= 5:
-        ck.fail("tiers.count", f"expected a whole number from 2 to 5 (article 000: at most 5 tiers), got {count!r}")
+        ck.fail("tiers.count", f"expected a whole number from 2 to 5 (article 000: at most 5 tiers), got {shown(count)}")
     if "shares" in tiers:
         shares = tiers["shares"]
         if not isinstance(shares, list) or len(shares) != count:
@@ -205,11 +218,10 @@ def parse_industry(doc: Any, source: str = "<config>") -> IndustryConfig:
     floor = ck.number(wb["floor"], "winback.floor", 0.0)
     wstages = wb.get("stages", ["sleeping", "lost"])
     if not isinstance(wstages, list) or not wstages or any(s not in STAGES for s in wstages):
-        ck.fail("winback.stages", f"expected a non-empty list drawn from {list(STAGES)}, got {wstages!r}")
+        ck.fail("winback.stages", f"expected a non-empty list drawn from {list(STAGES)}, got {shown(wstages)}")
 
     return IndustryConfig(
-        name=str(doc["industry"]), source=source, label_en=str(doc.get("label_en", doc["industry"])),
-        label_zh=str(doc.get("label_zh", doc["industry"])), default_interval_days=interval,
+        name=name, source=source, label_en=labels["label_en"], label_zh=labels["label_zh"], default_interval_days=interval,
         stage_limits=limits, contact_policy=contact, churn=churn, early_warning=early,
         tier_count=count, tier_shares=shares, tier_weights=tw, necessary_share=nec, recent_share=rec,
         engagement_points=points, clv_time_unit_days=unit, clv_horizon_days=horizon,

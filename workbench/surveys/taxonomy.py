@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.configcheck import ConfigChecker, shown
 from workbench.paths import PROJECT_ROOT
 from workbench.yamlfiles import read_yaml
 
@@ -31,43 +32,36 @@ class TaxonomyError(ValueError):
     """The taxonomy file is malformed; the message names the file and the key."""
 
 
-def _labels(value: object, where: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise TaxonomyError(f"{where}: expected a mapping with zh and en labels, got {value!r}")
-    for lang in LANGUAGES:
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            raise TaxonomyError(f"{where}.{lang}: missing {lang} label")
-    return {lang: value[lang].strip() for lang in LANGUAGES}
+def _labels(ck: ConfigChecker, value: object, where: str) -> dict[str, str]:
+    """A {zh, en} label, both non-empty."""
+    value = ck.mapping(value, where, required=LANGUAGES)
+    return {lang: ck.plain_text(value[lang], f"{where}.{lang}") for lang in LANGUAGES}
 
 
 def _parse(path: Path) -> pd.DataFrame:
-    raw = read_yaml(path, TaxonomyError)
-    if not isinstance(raw, dict) or not isinstance(raw.get("reasons"), dict) or not isinstance(raw.get("families"), dict):
-        raise TaxonomyError(f"{path}: expected top-level keys 'families' and 'reasons' (mappings)")
-    families = {name: _labels(lab, f"{path}: families.{name}") for name, lab in raw["families"].items()}
+    ck = ConfigChecker(str(path), TaxonomyError)
+    raw = ck.mapping(read_yaml(path, TaxonomyError), "", {"families", "reasons"}, {"families", "reasons"})
+    families = {name: _labels(ck, lab, f"families.{name}")
+                for name, lab in ck.mapping(raw["families"], "families").items()}
+    reasons = ck.mapping(raw["reasons"], "reasons")
     rows = []
-    for code, entry in raw["reasons"].items():
-        where = f"{path}: reasons.{code}"
-        if not isinstance(entry, dict):
-            raise TaxonomyError(f"{where}: expected a mapping with label and family")
-        unknown = set(entry) - {"label", "family", "source"}
-        if unknown:
-            raise TaxonomyError(f"{where}: unknown key(s) {sorted(unknown)}")
-        label = _labels(entry.get("label"), f"{where}.label")
-        family = entry.get("family")
-        if family not in families:
-            raise TaxonomyError(f"{where}.family: {family!r} is not one of the families {sorted(families)}")
+    for code, entry in reasons.items():
+        where = f"reasons.{code}"
+        entry = ck.mapping(entry, where, {"label", "family", "source"}, {"label", "family"})
+        label = _labels(ck, entry["label"], f"{where}.label")
+        family = entry["family"]
+        if not isinstance(family, str) or family not in families:
+            ck.fail(f"{where}.family", f"{shown(family)} is not one of the families {sorted(families)}")
         rows.append({"code": code, "label_zh": label["zh"], "label_en": label["en"], "family": family,
                      "family_zh": families[family]["zh"], "family_en": families[family]["en"],
                      "source": str(entry.get("source") or "")})
-    missing = [c for c in REASON_CODES if c not in raw["reasons"]]
+    missing = [c for c in REASON_CODES if c not in reasons]
     if missing:
-        raise TaxonomyError(f"{path}: reasons: required code(s) missing: {missing}")
-    extra = [c for c in raw["reasons"] if c not in REASON_CODES]
+        ck.fail("reasons", f"required code(s) missing: {missing}")
+    extra = [c for c in reasons if c not in REASON_CODES]
     if extra:
-        raise TaxonomyError(f"{path}: reasons: code(s) {extra} are not in the shared contract "
-                            f"(workbench.surveys.taxonomy.REASON_CODES); add them there first")
+        ck.fail("reasons", f"code(s) {extra} are not in the shared contract "
+                           f"(workbench.surveys.taxonomy.REASON_CODES); add them there first")
     return pd.DataFrame(rows)
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.configcheck import ConfigChecker, shown
+from workbench.configcheck import ConfigChecker, problem_lines, shown
 from workbench.surveys.taxonomy import LANGUAGES, REASON_CODES, TEMPLATES_DIR
 from workbench.yamlfiles import YamlFileError, parse_yaml_file
 
@@ -46,7 +46,7 @@ class TemplateError(ValueError):
 
     def __init__(self, problems: list[tuple[str, str, str]]):
         self.problems = problems
-        lines = [f"{f}: {k}: {m}" if k else f"{f}: {m}" for f, k, m in problems]
+        lines = problem_lines(problems)
         super().__init__(f"survey template refused ({len(problems)} problem(s)):\n  " + "\n  ".join(lines))
 
 
@@ -191,18 +191,18 @@ def _norm_value(v: Any) -> Any:
 
 def _parse_choice(ck: _Checker, raw: Any, where: str) -> Choice | None:
     if not isinstance(raw, dict):
-        ck.fail(where, f"expected a mapping with name and label, got {raw!r}")
+        ck.fail(where, f"expected a mapping with name and label, got {shown(raw)}")
         return None
     ck.unknown_keys(raw, where, _CHOICE_KEYS)
     name = raw.get("name")
     if name is None:
         ck.fail(f"{where}.name", "missing")
     elif not _CHOICE_RE.match(str(name)) or isinstance(name, bool):
-        ck.fail(f"{where}.name", f"{name!r} must be 1-40 letters, digits or _")
+        ck.fail(f"{where}.name", f"{shown(name)} must be 1-40 letters, digits or _")
     label = ck.text(raw.get("label"), f"{where}.label")
     reason = raw.get("reason")
     if reason is not None and reason not in REASON_CODES:
-        ck.fail(f"{where}.reason", f"{reason!r} is not a code of the reason taxonomy")
+        ck.fail(f"{where}.reason", f"{shown(reason)} is not a code of the reason taxonomy")
         reason = None
     score = ck.number(raw.get("score"), f"{where}.score")
     other = ck.flag(raw.get("other"), f"{where}.other", False)
@@ -219,7 +219,7 @@ def _parse_conditions(ck: _Checker, raw: Any, where: str) -> tuple[Condition, ..
     for i, c in enumerate(items):
         w = f"{where}[{i}]" if isinstance(raw, list) else where
         if not isinstance(c, dict) or "question" not in c:
-            ck.fail(w, f"expected a mapping like {{question: q1, in: [a, b]}}, got {c!r}")
+            ck.fail(w, f"expected a mapping like {{question: q1, in: [a, b]}}, got {shown(c)}")
             continue
         ck.unknown_keys(c, w, _CONDITION_KEYS)
         has_values = "in" in c or "equals" in c
@@ -242,7 +242,7 @@ def _parse_conditions(ck: _Checker, raw: Any, where: str) -> tuple[Condition, ..
 
 def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
     if not isinstance(raw, dict):
-        ck.fail(where, f"expected a mapping, got {raw!r}")
+        ck.fail(where, f"expected a mapping, got {shown(raw)}")
         return None
     ck.unknown_keys(raw, where, _QUESTION_KEYS)
     name = raw.get("name")
@@ -252,13 +252,13 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
         ck.fail(f"{where}.name", "missing")
         ok = False
     elif not isinstance(name, str) or not _NAME_RE.match(name):
-        ck.fail(f"{where}.name", f"{name!r} must start with a letter and hold at most 40 letters, digits or _")
+        ck.fail(f"{where}.name", f"{shown(name)} must start with a letter and hold at most 40 letters, digits or _")
         ok = False
     elif name in RESERVED_NAMES:
-        ck.fail(f"{where}.name", f"{name!r} is reserved for the exports' own fields")
+        ck.fail(f"{where}.name", f"{shown(name)} is reserved for the exports' own fields")
         ok = False
     if qtype not in QUESTION_TYPES:
-        ck.fail(f"{where}.type", f"unknown question type {qtype!r} (known: {', '.join(QUESTION_TYPES)})")
+        ck.fail(f"{where}.type", f"unknown question type {shown(qtype)} (known: {', '.join(QUESTION_TYPES)})")
         return None
     label = ck.text(raw.get("label"), f"{where}.label")
     hint = ck.text(raw.get("hint"), f"{where}.hint", required=False)
@@ -284,7 +284,7 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
             seen: set[str] = set()
             for j, c in enumerate(choices):
                 if c.name in seen:
-                    ck.fail(f"{where}.choices ({c.name})", f"duplicate choice name {c.name!r}")
+                    ck.fail(f"{where}.choices ({c.name})", f"duplicate choice name {shown(c.name)}")
                 seen.add(c.name)
             for lang in ck.languages:
                 labels = [c.label[lang] for c in choices]
@@ -301,7 +301,7 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
     scale_labels: dict[int, dict[str, str]] = {}
     if qtype == "rating":
         if scale not in RATING_SCALES:
-            ck.fail(f"{where}.scale", f"a rating needs scale 5 or 10 (1-5 or 1-10), got {scale!r}")
+            ck.fail(f"{where}.scale", f"a rating needs scale 5 or 10 (1-5 or 1-10), got {shown(scale)}")
             scale = None
         sl = raw.get("scale_labels") or {}
         if not isinstance(sl, dict):
@@ -330,7 +330,7 @@ def _parse_question(ck: _Checker, raw: Any, where: str) -> Question | None:
             ck.fail(f"{where}.max_choices", "only multiple_choice questions take max_choices")
             max_choices = None
         elif not isinstance(max_choices, int) or isinstance(max_choices, bool) or not 1 <= max_choices <= len(choices or [0, 0]):
-            ck.fail(f"{where}.max_choices", f"expected a whole number between 1 and the number of choices, got {max_choices!r}")
+            ck.fail(f"{where}.max_choices", f"expected a whole number between 1 and the number of choices, got {shown(max_choices)}")
             max_choices = None
     lint_ignore = raw.get("lint_ignore") or []
     if not isinstance(lint_ignore, list) or any(r not in LINT_RULES for r in lint_ignore):
@@ -351,13 +351,13 @@ def _check_conditions(ck: _Checker, questions: list[tuple[str, Question]]) -> No
         for i, c in enumerate(q.show_if):
             w = f"{where}.show_if" + (f"[{i}]" if len(q.show_if) > 1 else "") + ".question"
             if c.question not in names:
-                ck.fail(w, f"skip logic names a missing question {c.question!r}")
+                ck.fail(w, f"skip logic names a missing question {shown(c.question)}")
             elif c.question not in earlier:
-                ck.fail(w, f"skip logic must refer to an earlier question; {c.question!r} comes later (or is itself)")
+                ck.fail(w, f"skip logic must refer to an earlier question; {shown(c.question)} comes later (or is itself)")
             else:
                 ref = earlier[c.question]
                 if ref.type not in CONDITION_TYPES:
-                    ck.fail(w, f"{c.question!r} is a {ref.type} question; skip logic can test only "
+                    ck.fail(w, f"{shown(c.question)} is a {ref.type} question; skip logic can test only "
                               f"{', '.join(CONDITION_TYPES)}")
                 elif c.values is None and ref.type != "number" and ref.type != "rating":
                     ck.fail(w, f"a min/max range applies to number or rating questions, not {ref.type}")
@@ -371,17 +371,17 @@ def parse_template(raw: Any, source: str = "<template>") -> Survey:
         raise TemplateError([(source, "", "expected a mapping at the top level")])
     ck.unknown_keys(raw, "", _SURVEY_KEYS)
     langs = raw.get("languages", list(LANGUAGES))
-    if not isinstance(langs, list) or not set(LANGUAGES) <= set(langs):
-        ck.fail("languages", f"must list at least zh and en, got {langs!r}")
+    if not isinstance(langs, list) or not all(isinstance(g, str) for g in langs) or not set(LANGUAGES) <= set(langs):
+        ck.fail("languages", f"must list at least zh and en, got {shown(langs)}")
     else:
         ck.languages = tuple(dict.fromkeys(langs))
     sid = raw.get("id")
     if not isinstance(sid, str) or not _NAME_RE.match(sid):
-        ck.fail("id", f"expected an identifier (letters, digits, _; starting with a letter), got {sid!r}")
+        ck.fail("id", f"expected an identifier (letters, digits, _; starting with a letter), got {shown(sid)}")
     title = ck.text(raw.get("title"), "title")
     default_language = raw.get("default_language", "zh")
     if default_language not in ck.languages:
-        ck.fail("default_language", f"{default_language!r} is not one of the languages {list(ck.languages)}")
+        ck.fail("default_language", f"{shown(default_language)} is not one of the languages {list(ck.languages)}")
     texts = {k: ck.text(raw.get(k), k, required=False)
              for k in ("description", "incentive", "fieldwork", "intro", "closing")}
     raw_qs = raw.get("questions")
@@ -397,11 +397,11 @@ def parse_template(raw: Any, source: str = "<template>") -> Survey:
             if q is None:
                 continue
             if q.name in seen:
-                ck.fail(f"{where}.name", f"duplicate question name {q.name!r} (first at {seen[q.name]})")
+                ck.fail(f"{where}.name", f"duplicate question name {shown(q.name)} (first at {seen[q.name]})")
                 continue
             seen[q.name] = where
             parsed.append((where, q))
-            if q.other_choice is not None and f"{q.name}_other" in {x.get('name') for x in raw_qs if isinstance(x, dict)}:
+            if q.other_choice is not None and f"{q.name}_other" in [x.get('name') for x in raw_qs if isinstance(x, dict)]:
                 ck.fail(f"{where}.choices", f"{q.name}_other is generated for the 'other' text; rename that question")
         _check_conditions(ck, parsed)
         if not any(q.asks for _, q in parsed):
