@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from workbench.analysis.textcode import DICTIONARY_PATH, DictionaryError, code_texts, load_dictionary
 from workbench.campaigns.playbook import COLOURS, LANGUAGES, PLAYBOOKS_DIR, PlaybookError, load_playbook
 from workbench.campaigns.scripts import render_script
+from workbench.configcheck import ConfigChecker, problem_lines
 from workbench.evaluation.config import SETTINGS_PATH, EvaluationConfigError, load_settings
 from workbench.runner.config import CONFIG_DIR, PipelineConfigError, load_config
 from workbench.scoring.config import ALL_STAGES, INDUSTRIES_DIR, STAGES, ScoringConfigError, load_industry
@@ -335,3 +336,36 @@ def test_gb18030_file_is_refused_as_not_utf8_naming_the_file(loader, tmp_path):
     with pytest.raises(loader.error) as err:
         loader.load(path)
     assert str(path) in str(err.value) and "not UTF-8" in str(err.value) and "GB18030" in str(err.value)
+
+
+class _Refused(ValueError):
+    pass
+
+
+def test_shared_checker_raises_at_the_first_problem_naming_file_and_key():
+    ck = ConfigChecker("f.yaml", _Refused)
+    with pytest.raises(_Refused, match=r"^f\.yaml: a\.b: expected a number, got 'x'$"):
+        ck.number("x", "a.b")
+    with pytest.raises(_Refused, match=r"^f\.yaml: \(top level\): expected a mapping, got list$"):
+        ck.mapping([], "")
+    with pytest.raises(_Refused, match=r"^f\.yaml: n: expected a number, got 1000.*\(401 characters\)$"):
+        ck.number(10 ** 400, "n")  # too big for a float: refused, and the message stays short
+    assert ck.whole(3, "w", 1, 5) == 3 and ck.number(2, "x", 0, 2) == 2.0
+
+
+def test_shared_checker_collects_every_problem_and_raises_them_together():
+    ck = ConfigChecker("f.yaml", lambda problems: _Refused("\n".join(problem_lines(problems))), collect=True)
+    assert ck.mapping({"y": 1, 2: "two", None: 0}, "top", {"y", "z"}, {"z"}) == {"y": 1, 2: "two", None: 0}
+    assert ck.flag("yes", "top.flag", default=False) is False
+    assert ck.choices(["phone", ["fax"]], "top.use", ("phone", "sms"), "channel") == ()
+    assert ck.choices([True], "top.steps", (1, 2), "step") == ()  # YAML's true is no step 1
+    with pytest.raises(_Refused) as err:
+        ck.finish()
+    assert str(err.value).splitlines() == [
+        "f.yaml: top.2: unknown key; allowed keys are ['y', 'z']",
+        "f.yaml: top.None: unknown key; allowed keys are ['y', 'z']",
+        "f.yaml: top.z: missing",
+        "f.yaml: top.flag: expected true or false, got 'yes'",
+        "f.yaml: top.use: unknown channel ['fax']; allowed: ['phone', 'sms']",
+        "f.yaml: top.steps: unknown step True; allowed: ['1', '2']",
+    ]
