@@ -110,6 +110,12 @@ def failure_message(exc: BaseException) -> str | None:
 
     if isinstance(exc, StoreBusyError):
         return str(exc)
+    if type(exc).__name__ == "PapermillExecutionError":  # a notebook the command ran failed in its kernel
+        inner = f"{exc.ename}: {exc.evalue}"
+        if exc.ename == "StoreBusyError":
+            return str(exc.evalue)
+        storage = write_error_message(inner)
+        return storage or f"error: a notebook failed in cell {exc.cell_index + 1} (In [{exc.exec_count}]): {inner}"
     storage = write_error_message(exc)
     if storage is not None:
         return storage
