@@ -253,3 +253,34 @@ def test_purge_command(store, tmp_path):
     assert "1 customer(s) purged" in ok.stdout and "customers" in ok.stdout
     with connect(store, read_only=True) as con:
         assert con.execute("SELECT name, phone FROM customers WHERE customer_id = ?", [cid]).fetchall() == [(None, None)]
+
+
+WRITER = """
+import sys, time
+from workbench.data.store import connect
+db, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    with connect(db, wait=60) as con:
+        con.execute("INSERT INTO do_not_contact VALUES (?, 'writer', 'concurrent', now())", [f"W{i:04d}"])
+    time.sleep(0.01)
+print("done")
+"""
+
+
+def test_purge_while_another_process_writes_loses_nothing(store):
+    """The store file is swapped during a purge: a process writing at the same time must neither lose a
+    write into the old file nor corrupt the new one."""
+    with connect(store, read_only=True) as con:
+        ids = [r[0] for r in con.execute("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 4").fetchall()]
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(store), "100"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for cid in ids:  # four purges, four file swaps while the writer works
+        purge_customers(store, [cid])
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    with connect(store, read_only=True) as con:
+        written = con.execute("SELECT count(*) FROM do_not_contact WHERE round_id = 'writer'").fetchall()[0][0]
+        purged = con.execute("SELECT count(*) FROM purged_customers").fetchall()[0][0]
+        names = con.execute("SELECT count(name) FROM customers WHERE customer_id IN (SELECT customer_id FROM "
+                            "purged_customers)").fetchall()[0][0]
+    assert (written, purged, names) == (100, 4, 0)

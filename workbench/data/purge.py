@@ -126,8 +126,9 @@ def scrub_purged(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -
 def rewrite_store(db: str | Path) -> None:
     """Rewrite the store into a fresh file and swap it in, so erased values leave no trace in free blocks.
 
-    The old file stays open (and locked) until the new one is in place; a process waiting for the store
-    then opens the new file. A failure leaves the old file untouched and removes the half-written copy."""
+    Both files stay open (and so locked against other processes) across the swap: a process waiting for
+    the store opens it only once the new file is complete and in place, and no write can land in the old
+    file after the copy. A failure leaves the old file untouched and removes the half-written copy."""
     db = Path(db)
     fresh = db.with_name(f".{db.name}.rewrite")
     for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
@@ -138,7 +139,9 @@ def rewrite_store(db: str | Path) -> None:
             con.execute(f"ATTACH '{str(fresh).replace(chr(39), chr(39) * 2)}' AS _fresh")
             con.execute(f"COPY FROM DATABASE {_q(_catalog(con))} TO _fresh")
             con.execute("DETACH _fresh")
-            os.replace(fresh, db)
+            with connect(fresh, read_only=True):  # lock the new file before its name becomes the store's
+                os.replace(fresh, db)
+                con.close()  # the old file, now nameless: nothing more is written to it
         except BaseException:
             fresh.unlink(missing_ok=True)
             raise
