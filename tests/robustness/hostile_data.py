@@ -132,8 +132,7 @@ def simulate_hostile_answers(business_dir: Path, business: str, log: Callable[[s
 
 
 #: Interviewer names for the survey design step (two share their first 31 characters: sheet-name clash).
-#: No "|": the call workbook's read-back splits its interviewer list on "|" (see test_xlsx_static.py).
-INTERVIEWERS = ['=HYPERLINK("http://evil","x")', "=cmd!A0 (DDE)", "@SUM(1,2)", "-2+3", LONG, LONG + "2"]
+INTERVIEWERS = ['=HYPERLINK("http://evil","x")', "=cmd|' /C calc'!A0", "@SUM(1,2)", "-2+3", LONG, LONG + "2"]
 
 
 def hostile_playbook(name: str, maps: dict[str, dict[Any, str]], target: Path) -> Path:

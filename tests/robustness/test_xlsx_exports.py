@@ -51,9 +51,6 @@ KINDS = {
     "store group summary": r"group_summary\.xlsx",
     "survey export (Kobo xlsx)": r"kobo_export\.xlsx",
 }
-#: Written by a demo-only helper with openpyxl, which types "=..." answers as formulas (reported; see the
-#: xfail test below); kept out of the clean-file checks so they test what the workbench writes for people.
-DEMO_FILL = "returned interviews (demo fill)"
 
 
 def short(texts: Iterable[str]) -> list[str]:
@@ -78,9 +75,6 @@ class HostileRun:
     def of_kind(self, kind: str) -> list[Path]:
         return [p for p, k in self.files.items() if k == kind]
 
-    @property
-    def clean(self) -> list[Path]:
-        return [p for p, k in self.files.items() if k != DEMO_FILL]
 
 
 def _extra_writers(root: Path, months: dict[str, Path], maps: dict[str, dict]) -> None:
@@ -158,7 +152,7 @@ def test_every_kind_of_workbook_was_written(run):
 @pytest.mark.slow
 def test_no_formula_holds_user_text_and_every_formula_is_one_the_workbench_builds(run, cells):
     problems, shapes = [], {}
-    for path in run.clean:
+    for path in run.files:
         found, bad = audit.formula_problems(path, cells[path].sheets, run.hostile)
         problems += bad
         for f in found:
@@ -171,26 +165,23 @@ def test_no_formula_holds_user_text_and_every_formula_is_one_the_workbench_build
 
 @pytest.mark.slow
 def test_hostile_text_stays_plain_text_without_links(run, cells):
-    problems = [p for path in run.clean for p in cells[path].problems]
+    problems = [p for path in run.files for p in cells[path].problems]
     assert problems == [], "\n".join(problems[:40])
     # holding no customer or user text: the import log (file names), the XLSForm (the survey template; its
     # case list is cases.csv), the scoring workbook and the round summary (ids, codes and figures)
-    no_text = {DEMO_FILL, "import log", "XLSForm", "scoring workbook", "campaign round summary"}
+    no_text = {"import log", "XLSForm", "scoring workbook", "campaign round summary"}
     for kind in set(KINDS) - no_text:
         assert any(cells[p].strings & run.hostile for p in run.of_kind(kind)), f"{kind}: no hostile text reached it"
-    everywhere = set().union(*(cells[p].strings for p in run.clean if run.files[p] != "demo export file (input)"))
+    everywhere = set().union(*(cells[p].strings for p in run.files if run.files[p] != "demo export file (input)"))
     assert set(PAYLOADS) <= everywhere, short(set(PAYLOADS) - everywhere)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="workbench/surveys/phone_workbook.py read_phone_workbook takes each case's "
-                   "interviewer from its sheet name (characters []:*?/\\' replaced, cut to 31), so the analysis "
-                   "reports '=HYPERLINK(\"http___evil\",\"x\")' or '长0123…ab~2' instead of the name; reported")
-def test_response_analysis_names_interviewers_as_given(run, cells):
+def test_response_analysis_names_interviewers_as_given(run):
+    """Not as their sheet names (which lose []:*?/\\' and are cut to 31 characters)."""
     for path in run.of_kind("response analysis"):
         frame = pd.read_excel(path, sheet_name="rates_by_interviewer", dtype=str, engine="openpyxl")
-        names = set(frame["interviewer"])
-        assert names <= set(INTERVIEWERS), short(names - set(INTERVIEWERS))
+        assert set(frame["interviewer"]) == set(INTERVIEWERS), short(set(frame["interviewer"]) ^ set(INTERVIEWERS))
 
 
 @pytest.mark.slow
@@ -211,7 +202,7 @@ def test_customer_table_holds_the_exact_hostile_text(run, business):
 def test_libreoffice_reads_every_workbook_as_written(run, tmp_path):
     if audit.soffice() is None:
         pytest.skip("LibreOffice (soffice) is not installed; CI installs it in .ci/run")
-    staged = audit.convert_all(run.clean, tmp_path / "csv", tmp_path / "lo_profile")
+    staged = audit.convert_all(run.files, tmp_path / "csv", tmp_path / "lo_profile")
     total, problems = 0, []
     for original, copy in staged.items():
         n, bad = audit.compare_with_libreoffice(original, copy, tmp_path / "csv")
@@ -221,16 +212,6 @@ def test_libreoffice_reads_every_workbook_as_written(run, tmp_path):
     assert total > 20_000, total
     sheets = sum(len(audit.sheet_names(p)) for p in staged)
     print(f"\n{len(staged)} workbooks, {sheets} sheets, {total:,} cells compared with LibreOffice")
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="workbench/analysis/simulate.py fill_phone_workbook (demo only) writes "
-                   "answers with openpyxl, which stores text starting with '=' as a formula; reported to the lead")
-def test_demo_fill_keeps_answers_as_text(run):
-    problems = []
-    for path in run.of_kind(DEMO_FILL):
-        problems += audit.formula_problems(path, audit.sheet_names(path), run.hostile)[1]
-    assert problems == [], "\n".join(problems[:10])
 
 
 # --------------------------------------------------------------------------- fast checks
@@ -258,9 +239,6 @@ def _small_sample(names: list[str], interviewers: list[str]) -> pd.DataFrame:
         cust[["customer_id", "name", "phone", "preferred_time"]], on="customer_id")
 
 
-@pytest.mark.xfail(strict=True, reason="workbench/surveys/phone_workbook.py (and campaigns/workbook.py) write "
-                   "text with ws.write_string(str(v)), which xlsxwriter cuts silently at 32,767 characters; "
-                   "reports.files.cell_text cuts visibly; reported to the lead")
 def test_interview_workbook_cuts_over_long_names_visibly(tmp_path):
     from workbench.surveys.phone_workbook import write_phone_workbook
     from workbench.surveys.template import load_template
@@ -271,9 +249,6 @@ def test_interview_workbook_cuts_over_long_names_visibly(tmp_path):
     assert long and all(v.endswith(CUT_NOTE) for v in long), [len(v) for v in long]
 
 
-@pytest.mark.xfail(strict=True, reason="workbench/surveys/phone_workbook.py keeps the interviewer list in _meta "
-                   "joined by '|' and splits it on read-back, so a name with '|' makes the returned workbook "
-                   "unreadable; reported to the lead")
 def test_interview_workbook_with_a_bar_in_an_interviewer_name_reads_back(tmp_path):
     from workbench.surveys.phone_workbook import read_phone_workbook, write_phone_workbook
     from workbench.surveys.template import load_template

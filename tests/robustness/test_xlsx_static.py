@@ -1,11 +1,13 @@
 """Every xlsx writer in the package and the notebooks keeps text as text: a static check of the source.
 
 xlsxwriter turns text starting with ``=`` into a formula and URL-like text into a link unless
-``strings_to_formulas`` and ``strings_to_urls`` are off; pandas' ``to_excel`` to a path and openpyxl's
-``save`` do the same (openpyxl types any text starting with ``=`` as a formula). So a workbook may only be
-made by ``workbench.reports.files.excel_workbook`` or with ``SAFE_XLSX_OPTIONS``, and this test reads the
-source (AST) so that new code cannot quietly regress. The end-to-end check with hostile data is
-``test_xlsx_exports.py``.
+``strings_to_formulas`` and ``strings_to_urls`` are off, and pandas' ``to_excel`` to a path does the same. So
+a workbook may only be made by ``workbench.reports.files.excel_workbook`` or with ``SAFE_XLSX_OPTIONS``. A
+module that fills in and saves an existing workbook with openpyxl (which types any text starting with ``=``
+as a formula) must write its cells through ``workbench.reports.fill.set_cell``: direct ``ws.cell(r, c, v)``
+and ``cell.value = v`` are refused (``ws.append`` and ``ws["A1"] = v`` cannot be told apart from list and dict
+use here; the hostile-data test covers them). The test reads the source (AST) so that new code cannot quietly
+regress; the end-to-end check with hostile data is ``test_xlsx_exports.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "workbench"
 NOTEBOOKS = ROOT / "notebooks"
 
-#: Modules allowed to save a workbook with openpyxl, and why. openpyxl makes text starting with "=" a formula.
-OPENPYXL_SAVERS = {
-    "workbench/analysis/simulate.py": "demo only: fills a returned call workbook as callers would; its answers "
-                                      "come from the demo simulation, never from customers",
-}
 
 
 def _name(node: ast.AST) -> str:
@@ -73,6 +70,7 @@ def unsafe_writers(source: str, where: str) -> list[str]:
                        and n.module == "xlsxwriter" for a in n.names}
     safe_writers: set[str] = set()
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    saves = any(_name(c.func).endswith(".save") for c in calls)  # a module that saves what openpyxl opened
     for n in ast.walk(tree):  # names bound to a safe pd.ExcelWriter: `with ... as x` or `x = ...`
         pairs = ([(i.context_expr, i.optional_vars) for i in n.items] if isinstance(n, ast.With)
                  else [(n.value, t) for t in n.targets] if isinstance(n, ast.Assign) else [])
@@ -101,9 +99,16 @@ def unsafe_writers(source: str, where: str) -> list[str]:
                                 "formulas (use write_frame inside excel_workbook)")
         elif fn.endswith(".write_url"):
             problems.append(f"{line}: write_url makes a hyperlink; links from customer text are not allowed")
-        elif fn.endswith(".save") and imports_openpyxl and where not in OPENPYXL_SAVERS:
-            problems.append(f"{line}: an openpyxl save types text starting with '=' as a formula "
-                            "(write with excel_workbook instead)")
+        elif (fn.endswith(".cell") and imports_openpyxl and saves
+              and (len(call.args) >= 3 or _keyword(call, "value") is not None)):
+            problems.append(f"{line}: an openpyxl cell written directly types text starting with '=' as a formula "
+                            "(use workbench.reports.fill.set_cell)")
+    if imports_openpyxl and saves:
+        for n in ast.walk(tree):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AugAssign) else []
+            if any(isinstance(t, ast.Attribute) and t.attr == "value" for t in targets):
+                problems.append(f"{where}:{n.lineno}: an openpyxl cell.value assignment types text starting with "
+                                "'=' as a formula (use workbench.reports.fill.set_cell)")
     return problems
 
 
@@ -133,12 +138,6 @@ def test_every_xlsx_writer_in_the_package_and_notebooks_is_safe():
     assert workbook_calls == ["workbench/reports/files.py"], workbook_calls  # one door: excel_workbook
 
 
-def test_the_openpyxl_allowance_is_still_needed():
-    for where in OPENPYXL_SAVERS:
-        src = (ROOT / where).read_text(encoding="utf-8")
-        assert "openpyxl" in src and ".save(" in src, f"{where} no longer saves with openpyxl: drop its allowance"
-
-
 @pytest.mark.parametrize("code, problem", [
     ("import xlsxwriter\nxlsxwriter.Workbook('a.xlsx')", "without SAFE_XLSX_OPTIONS"),
     ("import xlsxwriter\nxlsxwriter.Workbook('a.xlsx', {'strings_to_formulas': False})", "without SAFE"),
@@ -150,7 +149,12 @@ def test_the_openpyxl_allowance_is_still_needed():
     ("df.to_excel('a.xlsx')", "to_excel to a path"),
     ("import pandas as pd\nwith pd.ExcelWriter('a.xlsx') as w:\n    df.to_excel(w)", "to_excel to a path"),
     ("ws.write_url(0, 0, name)", "write_url"),
-    ("import openpyxl\nwb = openpyxl.load_workbook('a.xlsx')\nwb.save('b.xlsx')", "openpyxl save"),
+    ("import openpyxl\nwb = openpyxl.load_workbook('a.xlsx')\nwb.active.cell(2, 1, name)\nwb.save('b.xlsx')",
+     "cell written directly"),
+    ("import openpyxl\nwb = openpyxl.load_workbook('a.xlsx')\nwb.active.cell(row=2, column=1, value=name)\n"
+     "wb.save('b.xlsx')", "cell written directly"),
+    ("import openpyxl\nwb = openpyxl.load_workbook('a.xlsx')\nwb.active['A1'].value = name\nwb.save('b.xlsx')",
+     "cell.value assignment"),
 ])
 def test_the_check_catches_unsafe_writers(code, problem):
     found = unsafe_writers(code, "snippet.py")
@@ -164,6 +168,8 @@ def test_the_check_catches_unsafe_writers(code, problem):
     "import pandas as pd\nwith pd.ExcelWriter('a', engine='xlsxwriter', engine_kwargs={'options': SAFE_XLSX_OPTIONS})"
     " as w:\n    df.to_excel(w, sheet_name='x')",
     "import openpyxl\nwb = openpyxl.load_workbook('a.xlsx', read_only=True)\nrows = list(wb.active.values)",
+    "import openpyxl\nwb = openpyxl.load_workbook('a.xlsx')\nset_cell(wb.active, 2, 1, name)\nx = wb.active.cell(2, 1)\n"
+    "wb.save('b.xlsx')",
 ])
 def test_the_check_accepts_safe_writers(code):
     assert unsafe_writers(code, "snippet.py") == []
