@@ -1,7 +1,7 @@
 """A workbook write killed with SIGKILL: the target holds the previous file unchanged, or nothing; never a cut xlsx.
 
 The writer is the monthly run's customer table (``import/customers.xlsx``),
-15,000 customers: over a second of writing through ``excel_workbook`` /
+25,000 customers: over a second of writing through ``excel_workbook`` /
 ``atomic_path``, the path every workbook of the workbench takes. It is killed
 while the workbook is built in memory and while the zip is being written to
 disk. A killed writer's temporary file is hidden and named by its pid; the next
@@ -26,7 +26,7 @@ from workbench.data.importer import import_files
 
 pytestmark = pytest.mark.slow
 
-CUSTOMERS = 15_000
+CUSTOMERS = 25_000
 WRITER = ("import sys, time; from workbench.runner.import_step import write_customer_table; "
           "t = time.perf_counter(); write_customer_table(sys.argv[1], sys.argv[2]); "
           "print(time.perf_counter() - t, flush=True)")
@@ -34,7 +34,7 @@ WRITER = ("import sys, time; from workbench.runner.import_step import write_cust
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    """A store of 15,000 customers with Chinese names (seeded)."""
+    """A store of 25,000 customers with Chinese names (seeded)."""
     folder = tmp_path_factory.mktemp("workbook_store")
     rng = np.random.default_rng(7)
     n = CUSTOMERS

@@ -171,8 +171,11 @@ def notebook_failure(step: str, notebook: Path, executed: Path, exc: BaseExcepti
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
     where = f" in cell {cell + 1} of the executed notebook" if isinstance(cell, int) else ""
-    return (f"step {step}: notebook {notebook.name} failed{where}: {name}: {text}",
-            {"type": name, "cell": cell + 1 if isinstance(cell, int) else None})
+    msg = f"step {step}: notebook {notebook.name} failed{where}: {name}: {text}"
+    storage = write_error_message(exc)
+    if storage:
+        msg += f"\n  {storage}"
+    return msg, {"type": name, "cell": cell + 1 if isinstance(cell, int) else None}
 
 
 def run_steps(plan: Plan, steps: list[Step], run_dir: Path, db: Path, *, store: str | None = None,
