@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import datetime as dt
 
 import numpy as np
@@ -291,3 +292,21 @@ def test_store_round_trip_and_later_rounds(store, pb):
         mapping = con.sql("SELECT count(*) FROM campaign_bundles WHERE campaign_id = 'dealership_winback'").fetchall()
     assert (rid, "closed") in rounds
     assert mapping[0][0] == sum(len(b.categories) for b in pb.bundles.values())
+
+
+def test_a_round_that_targets_nobody_is_empty_not_a_crash(store, tmp_path):
+    """A filter (or a playbook query) matching nobody gives an empty round and a workbook without formulas
+    over reversed ranges, not a numpy TypeError from the bundle scores."""
+    from workbench.campaigns.workbook import write_round_workbook
+
+    empty = bundle_scores(pd.DataFrame({"customer_id": [], "tier": [], "stage": [], "reason": []}),
+                          pd.DataFrame({"customer_id": [], "category": [], "amount": []}), load_playbook("phone_young_winback"))
+    assert empty.shape == (0, len(load_playbook("phone_young_winback").bundles))
+    plan = create_round(store, "dealership_winback", ROUND, filters={"reasons": ["no_such_reason"]})
+    assert (plan.assignments["arm"] == "treatment").sum() == 0
+    book = write_round_workbook(store, plan.round["round_id"], tmp_path / "empty.xlsx")
+    import openpyxl
+    formulas = [c.value for ws in openpyxl.load_workbook(book).worksheets for row in ws.iter_rows() for c in row
+                if c.data_type == "f"]
+    assert not any(re.search(r"([A-Z]+)(\d+):\1(\d+)", f) and int(re.search(r"([A-Z]+)(\d+):\1(\d+)", f).group(2))
+                   > int(re.search(r"([A-Z]+)(\d+):\1(\d+)", f).group(3)) for f in formulas), formulas

@@ -68,6 +68,16 @@ def test_panel_switching_playbook_resets_stages(store, tmp_path):
     assert panel.plan is not None
 
 
+def test_panel_accepts_a_playbook_file_given_by_path(store, tmp_path):
+    from workbench.campaigns.playbook import PLAYBOOKS_DIR
+
+    own = tmp_path / "my_playbook.yaml"
+    own.write_bytes((PLAYBOOKS_DIR / "dealership_winback.yaml").read_bytes())
+    panel = CampaignPanel(store, tmp_path, playbook=str(own), round_date=ROUND)
+    assert panel.playbook.value == str(own) and "dealership_winback" in panel.playbook.options
+    assert panel.plan is not None and (panel.plan.assignments["arm"] == "treatment").any()
+
+
 def test_campaign_notebook_runs_headless_and_exports(store, tmp_path):
     out = tmp_path / "nb"
     run_notebook("campaign.ipynb", tmp_path / "campaign_run.ipynb",

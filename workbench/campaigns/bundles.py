@@ -58,7 +58,8 @@ def bundle_scores(frame: pd.DataFrame, spend: pd.DataFrame, playbook: Playbook) 
     stage = frame["stage"].astype(str).to_numpy()
     tier = pd.to_numeric(frame["tier"], errors="coerce").fillna(0).astype(int).to_numpy()
     recent = np.isin(stage, RECENT_STAGES)
-    offers_ok = np.array([playbook.stage_allows_offers(s) if s in playbook.stage_policy else False for s in stage])
+    offers_ok = np.array([playbook.stage_allows_offers(s) if s in playbook.stage_policy else False for s in stage],
+                         dtype=bool)  # bool even when nobody is targeted (an empty list would make floats)
     sensitive = frame["reason"].isin(playbook.price_sensitive_reasons).to_numpy()
     out = np.full((len(frame), len(ids)), -np.inf)
     cat_idx = {c: j for j, c in enumerate(cats)}

@@ -50,8 +50,10 @@ class CampaignPanel:
         self.plan: RoundPlan | None = None
         self.last_export: Path | None = None
         names = available_playbooks()
-        name = playbook or names[0]
+        name = str(playbook or names[0])
         pb = load_playbook(name)
+        if name not in names:  # a playbook file given by path: offer it beside the bundled ones
+            names = [name, *names]
         tax = load_reason_taxonomy()
         self.playbook = w.Dropdown(options=names, value=name, description="方案 Playbook")
         self.round_date = w.DatePicker(value=pd.Timestamp(round_date).date() if round_date else dt.date.today(),

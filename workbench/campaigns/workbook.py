@@ -210,7 +210,11 @@ def write_call_workbook(assignments: pd.DataFrame, details: pd.DataFrame, playbo
         ws.write_string(total, 0, "合计 Total", bold)
         for j in range(1, len(sum_head)):
             letter = column_letter(j)
-            ws.write_formula(total, j, f"=SUM({letter}2:{letter}{total})", bold, int(counts.sum()) if j in (1, len(sum_head) - 1) else 0)
+            value = int(counts.sum()) if j in (1, len(sum_head) - 1) else 0
+            if agents:
+                ws.write_formula(total, j, f"=SUM({letter}2:{letter}{total})", bold, value)
+            else:  # nobody to call: a plain 0, not a reversed range
+                ws.write_number(total, j, 0, bold)
         chart = wb.add_chart({"type": "column", "subtype": "stacked"})
         for j in range(2, len(sum_head)):
             chart.add_series({"name": [SUMMARY_SHEET, 0, j], "categories": [SUMMARY_SHEET, 1, 0, len(agents), 0],
