@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +28,10 @@ from workbench.data.store import connect
 
 def examples(n: int) -> settings:
     """Hypothesis settings for an importer property: ``n`` examples, reproducible (derandomized), no deadline
-    (file I/O varies on CI machines)."""
-    return settings(max_examples=n, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    (file I/O varies on CI machines). ``WORKBENCH_PROPERTY_SCALE=10`` tries ten times as many, for a deeper
+    search by hand than CI's time budget allows."""
+    scale = int(os.environ.get("WORKBENCH_PROPERTY_SCALE", "1"))
+    return settings(max_examples=n * scale, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 FULLWIDTH = str.maketrans("0123456789.,-", "０１２３４５６７８９．，－")

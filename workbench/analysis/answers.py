@@ -52,10 +52,13 @@ FORM_FIELDS = {"start", "end", "today", "deviceid", "username", "phonenumber", "
                "email", "intro", "closing", "survey_id", "customer_ref", "stratum", "case_id", "customer_id",
                "status", "interviewer", "answered_at", "call_date", "attempts", "notes", "name", "phone",
                "preferred_time", "role"}
-_KEY_COLUMNS = ("_uuid", "KEY", "meta-instanceID", "instanceID", "meta/instanceID")
-_TIME_COLUMNS = ("_submission_time", "SubmissionDate", "end", "answered_at", "call_date")
-_WHO_COLUMNS = ("interviewer", "_submitted_by", "SubmitterName", "username")
+#: Where a submission's id, time and interviewer are read from, first present column first.
+KEY_COLUMNS = ("_uuid", "KEY", "meta-instanceID", "instanceID", "meta/instanceID")
+TIME_COLUMNS = ("_submission_time", "SubmissionDate", "end", "answered_at", "call_date")
+WHO_COLUMNS = ("interviewer", "_submitted_by", "SubmitterName", "username")
 _TRUE = {"1", "1.0", "true", "True", "TRUE", "yes"}
+_FULLWIDTH = str.maketrans("０１２３４５６７８９：－／．", "0123456789:-/.")
+_YEAR_FIRST = r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 
 
 class AnswerReadError(ValueError):
@@ -89,6 +92,22 @@ def answer_columns(survey: Survey) -> list[str]:
             if q.other_choice is not None:
                 out.append(f"{q.name}_other")
     return out
+
+
+def answer_times(text: pd.Series) -> pd.Series:
+    """Answer or submission times as naive timestamps (converted to UTC when the text carries an offset);
+    NaT where blank or unreadable.
+
+    Only year-first spellings are read (2026-11-05, 2026/11/5 14:30, 2026.11.05, 2026年11月5日, 20261105,
+    ISO 8601 with T, Z or an offset): 05/11/2026 could be May or November, so it is not guessed.
+    """
+    t = text.fillna("").astype(str).str.strip().str.translate(_FULLWIDTH)
+    t = t.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False).str.replace("日", "", regex=False)
+    t = t.str.replace(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})", r"\1-\2-\3", regex=True)
+    t = t.str.replace(r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3", regex=True)
+    readable = t.str.fullmatch(_YEAR_FIRST).fillna(False).astype(bool)
+    parsed = pd.to_datetime(t.where(readable, None), errors="coerce", utc=True, format="mixed")
+    return pd.Series(parsed, index=text.index).dt.tz_localize(None)
 
 
 def explode_codes(values: pd.Series) -> pd.DataFrame:
@@ -215,21 +234,12 @@ def _read_table(path: Path, encoding: str | None = None) -> tuple[list[str], lis
         text = text.lstrip("\ufeff")
         first = text.split("\n", 1)[0]
         delim = max((",", "\t", ";", "|"), key=first.count)
-        rows, row_numbers = [], []
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-        records = []
-        for rec in reader:
-            records.append((reader.line_num, [c.strip() for c in rec]))
+        records = [[c.strip() for c in rec] for rec in reader]
         if not records:
             raise AnswerReadError([Problem(path.name, "file is empty")])
-        header = records[0][1]
-        prev_end = records[0][0]
-        for end, rec in records[1:]:
-            start = prev_end + 1          # the record's first physical line (multi-line fields allowed)
-            prev_end = end
-            rows.append(rec)
-            row_numbers.append(start)
-        return header, rows, row_numbers, None
+        # a spreadsheet shows one row per record (a value with line breaks stays in one cell), blank lines too
+        return records[0], records[1:], list(range(2, len(records) + 1)), None
     else:
         raise AnswerReadError([Problem(path.name, f"unsupported file type {suffix!r}: use .xlsx or .csv")])
     if not rows:
@@ -242,6 +252,26 @@ def _split_header(h: str) -> list[str]:
     if len(parts) == 1 and "-" in h:
         parts = [p for p in h.split("-") if p]
     return parts
+
+
+def _unheaded_values(file: str, sheet: str | None, header: list[str], rows: list[list[str]],
+                     row_numbers: list[int]) -> list[Problem]:
+    """Values that no header names: a blank (or merged) header cell over a column with values, or a row with
+    more fields than the header (an unquoted separator inside a value). Dropping them would lose answers."""
+    problems = []
+    for j, h in enumerate(header):
+        first = None if h else next((i for i, r in enumerate(rows) if j < len(r) and r[j] != ""), None)
+        if first is not None:
+            problems.append(Problem(file, f"column {column_letter(j)} holds values (first on row {row_numbers[first]}) "
+                                    "but has no header of its own (a header cell merged over two columns?); give it "
+                                    "its header or delete the column", sheet=sheet, row=1, letter=column_letter(j)))
+    for i, r in enumerate(rows):
+        extra = [j for j in range(len(header), len(r)) if r[j] != ""]
+        if extra:
+            problems.append(Problem(file, f"has {len(r)} fields but the header has {len(header)}: a separator inside "
+                                    "a value that is not quoted?", sheet=sheet, row=row_numbers[i],
+                                    letter=column_letter(extra[0]), value=r[extra[0]]))
+    return problems
 
 
 def read_table_answers(path: Path, survey: Survey, *, encoding: str | None = None) -> AnswerFile:
@@ -293,11 +323,14 @@ def read_table_answers(path: Path, survey: Survey, *, encoding: str | None = Non
             problems.append(Problem(path.name, f"unknown column: not a question of survey {survey.id} nor a "
                                     "Kobo/ODK metadata field (renamed?)", sheet=sheet, row=1, column=h, header=h,
                                     letter=column_letter(j)))
+    unheaded = _unheaded_values(path.name, sheet, header, rows, row_numbers)
+    problems += [p for p in unheaded if p.row == 1]
     if "case_id" not in fields and "customer_id" not in fields and "customer_ref" not in fields:
         problems.append(Problem(path.name, "no case_id or customer_id column: answers cannot be matched to the "
                                 "sample", sheet=sheet, row=1))
     if problems:
         raise AnswerReadError(problems)
+    problems = [p for p in unheaded if p.row != 1]   # rows with extra fields: left out row by row if asked
 
     width = len(header)
     rows = [r + [""] * (width - len(r)) if len(r) < width else r for r in rows]
@@ -325,8 +358,8 @@ def read_table_answers(path: Path, survey: Survey, *, encoding: str | None = Non
         status = mapped.fillna("")
     meta = pd.DataFrame({
         "file": path.name, "sheet": sheet or "", "row": pd.Series(nums, index=grid.index, dtype="int64"),
-        "key": col(*_KEY_COLUMNS), "case_id": col("case_id"), "customer_id": col("customer_id", "customer_ref"),
-        "status": status, "interviewer": col(*_WHO_COLUMNS), "answered_at": col(*_TIME_COLUMNS),
+        "key": col(*KEY_COLUMNS), "case_id": col("case_id"), "customer_id": col("customer_id", "customer_ref"),
+        "status": status, "interviewer": col(*WHO_COLUMNS), "answered_at": col(*TIME_COLUMNS),
         "attempts": col("attempts"), "survey_ref": col("survey_id")}, columns=META_COLUMNS)
     values = pd.DataFrame("", index=grid.index, columns=cols, dtype=object)
     where: dict[tuple[str | None, str], tuple[str, str]] = {}

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.answers import AnswerReadError, answer_columns, read_answer_file
+from workbench.analysis.answers import AnswerReadError, answer_columns, answer_times, read_answer_file
 from workbench.analysis.survey_store import FieldedSurvey, load_fielded_survey
 from workbench.analysis.validate import check_answers, drop_bad_rows
 from workbench.data.problems import ImportValidationError, Problem
@@ -58,11 +58,6 @@ class ResponseImport:
         return s
 
 
-def _timestamps(text: pd.Series) -> pd.Series:
-    t = pd.to_datetime(text.replace("", None), errors="coerce", utc=True, format="mixed")
-    return t.dt.tz_localize(None)
-
-
 def _frames(fielded: FieldedSurvey, meta: pd.DataFrame, values: pd.DataFrame, now: dt.datetime
             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cases, answers): one row per case with its status and a hash of status + answers; answers as
@@ -74,8 +69,8 @@ def _frames(fielded: FieldedSurvey, meta: pd.DataFrame, values: pd.DataFrame, no
     cases = pd.DataFrame({
         "survey_id": sid, "case_id": meta["case_id"].to_numpy(), "customer_id": meta["customer_id"].to_numpy(),
         "status": meta["status"].to_numpy(), "interviewer": interviewer.to_numpy(),
-        "attempts": pd.to_numeric(meta["attempts"], errors="coerce").astype("Int32").to_numpy(),
-        "answered_at": _timestamps(meta["answered_at"]).to_numpy(), "source_file": meta["file"].to_numpy(),
+        "attempts": pd.to_numeric(meta["attempts"].replace("", None), errors="raise").astype("Int32").to_numpy(),
+        "answered_at": answer_times(meta["answered_at"]).to_numpy(), "source_file": meta["file"].to_numpy(),
         "source_sheet": meta["sheet"].to_numpy(), "source_row": meta["row"].astype("int32").to_numpy(),
         "submission_key": meta["key"].to_numpy(), "imported_at": now,
         "answer_hash": digest.astype("uint64").map("{:016x}".format).to_numpy()})
@@ -91,6 +86,11 @@ def import_responses(db: str | Path | None, survey_id: str, files: Sequence[str 
     """Import answer files for ``survey_id`` (all or nothing unless ``valid_rows_only``)."""
     if not files:
         raise ValueError("no files to import")
+    names = [Path(f).name for f in files]
+    same = sorted({n for n in names if names.count(n) > 1})
+    if same:  # problems name files by name: two files of one name could not be told apart
+        raise ImportValidationError([Problem(n, "two files of this import have this name (from different "
+                                             "folders?); rename one and import again") for n in same])
     fielded = load_fielded_survey(db, survey_id)
     read, problems = [], []
     for f in files:

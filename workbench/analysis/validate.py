@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.answers import AnswerFile, answer_columns
+from workbench.analysis.answers import KEY_COLUMNS, TIME_COLUMNS, AnswerFile, answer_columns, answer_times
 from workbench.analysis.survey_store import FieldedSurvey
 from workbench.data.problems import Problem
 from workbench.surveys.template import Condition, Question, Survey, skip_hint
@@ -95,9 +95,18 @@ def _where(f: AnswerFile, sheet: str, q: str) -> tuple[str | None, str | None]:
     return f.where.get((sheet, q), (None, None))
 
 
+def _source_column(f: AnswerFile, sheet: str, names: tuple[str, ...], default: str) -> str:
+    """The first of ``names`` that is a column of this file's sheet (where a meta value was read from)."""
+    return next((n for n in names if (sheet, n) in f.where), default)
+
+
 def _problem(files: dict[str, AnswerFile], meta: pd.DataFrame, idx, column: str, reason: str, value: str | None = None,
              kind: str = "") -> tuple[Problem, str]:
     r = meta.loc[idx]
+    if column in ("case_id", "customer_id"):  # name the id column the file has (case or customer)
+        names = ("case_id", "customer_id", "customer_ref") if column == "case_id" else \
+            ("customer_id", "customer_ref", "case_id")
+        column = _source_column(files[r["file"]], r["sheet"], names, column)
     letter, header = _where(files[r["file"]], r["sheet"], column)
     return Problem(r["file"], reason, sheet=r["sheet"] or None, row=int(r["row"]), column=column, header=header,
                    letter=letter or None, value=value), kind
@@ -175,6 +184,18 @@ def check_answers(files: list[AnswerFile], fielded: FieldedSurvey) -> Checked:
                                  "not reached or call back", kind="no status"))
     meta, values = meta[~not_called], values[~not_called]
 
+    # when and how often, as typed: an unreadable time or count is not dropped silently
+    times = answer_times(meta["answered_at"])
+    for idx in meta.index[(meta["answered_at"].astype(str).str.strip() != "") & times.isna()]:
+        col = _source_column(by_name[meta.at[idx, "file"]], meta.at[idx, "sheet"], TIME_COLUMNS, "answered_at")
+        problems.append(_problem(by_name, meta, idx, col, "is not a date (write it year first: 2026-11-05 or "
+                                 "2026-11-05 14:30)", value=meta.at[idx, "answered_at"], kind="bad date"))
+    attempts = meta["attempts"].astype(str).str.strip()
+    count = pd.to_numeric(attempts.where(attempts.str.fullmatch(r"\d+(?:\.0+)?"), None), errors="coerce")
+    for idx in meta.index[(attempts != "") & ~count.between(0, 99)]:
+        problems.append(_problem(by_name, meta, idx, "attempts", "is not a whole number of call attempts (0-99)",
+                                 value=meta.at[idx, "attempts"], kind="bad attempts"))
+
     # survey and sample
     wrong = meta.index[(meta["survey_ref"] != "") & (meta["survey_ref"] != fielded.survey_id)]
     for idx in wrong:
@@ -220,7 +241,8 @@ def check_answers(files: list[AnswerFile], fielded: FieldedSurvey) -> Checked:
         first_row = meta.loc[grp.index[first_of_key]].set_index(grp.loc[first_of_key, "key"])
         for idx in differ:
             f = first_row.loc[meta.at[idx, "key"]]
-            problems.append(_problem(by_name, meta, idx, "_uuid" if meta.at[idx, "file"] else "key",
+            key_col = _source_column(by_name[meta.at[idx, "file"]], meta.at[idx, "sheet"], KEY_COLUMNS, "key")
+            problems.append(_problem(by_name, meta, idx, key_col,
                                      f"submission id {meta.at[idx, 'key']!r} appears again with different answers "
                                      f"(first at {f['file']}, row {f['row']})", kind="duplicate submission"))
         dropped = len(drop_idx)
