@@ -300,7 +300,7 @@ def replace_dir(new: Path, target: Path) -> None:
     killed at any moment leaves either the old or the new folder at ``target`` (the other one, left at ``new``,
     is a temporary folder the next run removes); elsewhere the old one is renamed aside first."""
     if target.exists() and _exchange(new, target):
-        shutil.rmtree(new)
+        shutil.rmtree(new, ignore_errors=True)  # the old folder, now under the temporary name a next run clears
         return
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if old.exists():
@@ -342,10 +342,12 @@ def input_files(plan: Plan, run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _finish_log(plan: Plan, outcome: RunOutcome, seconds: float) -> None:
+    """One line per run in ``runs.log``; best effort: a full disk here must not turn a finished month into an
+    error (the month folder is already in place)."""
     line = f"{now()} {plan.month} {outcome.status} {seconds:.1f}s"
     if outcome.message:
         line += " " + outcome.message.splitlines()[0]
-    with open(plan.campaign_dir / "runs.log", "a", encoding="utf-8") as fh:
+    with contextlib.suppress(OSError), open(plan.campaign_dir / "runs.log", "a", encoding="utf-8") as fh:
         fh.write(line + "\n")
 
 
