@@ -220,3 +220,13 @@ def test_libreoffice_resaved_workbook_reads_back_the_same(round_book, tmp_path):
     import_call_workbook(store, filled)  # the same results from either file: still no duplicates
     with connect(store, read_only=True) as con:
         assert con.sql("SELECT count(*) FROM contact_attempts").fetchall()[0][0] == len(direct)
+
+
+def test_a_file_that_is_not_an_xlsx_gets_a_clear_message(tmp_path):
+    for name, content in (("empty.xlsx", b""), ("calls.xlsx", "客户编号,结果\nC1,已预约\n".encode("gb18030"))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(CallWorkbookError, match=rf"{name}: cannot be opened as an xlsx workbook.*save it"):
+            read_call_workbook(path)
+    with pytest.raises(CallWorkbookError, match="no such file"):
+        read_call_workbook(tmp_path / "missing.xlsx")

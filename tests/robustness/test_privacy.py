@@ -284,3 +284,17 @@ def test_purge_while_another_process_writes_loses_nothing(store):
         names = con.execute("SELECT count(name) FROM customers WHERE customer_id IN (SELECT customer_id FROM "
                             "purged_customers)").fetchall()[0][0]
     assert (written, purged, names) == (100, 4, 0)
+
+
+def test_purge_refuses_when_the_rewrite_would_not_fit(store, monkeypatch):
+    import shutil as sh
+    from collections import namedtuple
+
+    with connect(store, read_only=True) as con:
+        cid = con.execute("SELECT min(customer_id) FROM customers").fetchall()[0][0]
+    before = store.read_bytes()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(sh, "disk_usage", lambda p: usage(10**9, 10**9 - 2**20, 2**20))
+    with pytest.raises(PurgeError, match="not enough free space.*nothing was changed"):
+        purge_customers(store, [cid])
+    assert store.read_bytes() == before

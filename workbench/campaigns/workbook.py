@@ -404,7 +404,13 @@ def read_call_workbook(path: str | Path) -> CallResults:
     import openpyxl
 
     path = Path(path)
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    if not path.is_file():
+        raise CallWorkbookError(f"{path}: no such file")
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zip/xml errors: not an xlsx at all (an empty or renamed file, a .xls, a CSV)
+        raise CallWorkbookError(f"{path.name}: cannot be opened as an xlsx workbook ({type(exc).__name__}: {exc}); "
+                                "save it from Excel or LibreOffice as .xlsx") from exc
     problems: list[str] = []
     try:
         for name in (COLUMNS_SHEET, ROWS_SHEET, LISTS_SHEET, META_SHEET):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,6 +124,16 @@ def scrub_purged(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -
     return pd.DataFrame(changes, columns=["table", "column", "cells"])
 
 
+def _check_room(db: Path) -> None:
+    """PurgeError before anything changes when the disk cannot hold the rewritten copy of the store."""
+    need = int(db.stat().st_size * 1.1) + 64 * 1024 * 1024
+    free = shutil.disk_usage(db.parent).free
+    if free < need:
+        raise PurgeError(f"not enough free space beside {db} to rewrite it ({free / 2**20:,.0f} MiB free, "
+                         f"{need / 2**20:,.0f} MiB needed): free some space and run the purge again; nothing "
+                         "was changed")
+
+
 def rewrite_store(db: str | Path) -> None:
     """Rewrite the store into a fresh file and swap it in, so erased values leave no trace in free blocks.
 
@@ -133,6 +144,7 @@ def rewrite_store(db: str | Path) -> None:
     fresh = db.with_name(f".{db.name}.rewrite")
     for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
         leftover.unlink(missing_ok=True)
+    _check_room(db)
     with connect(db) as con:
         con.execute("CHECKPOINT")
         try:
@@ -158,6 +170,7 @@ def purge_customers(db: str | Path | None, customer_ids: Sequence[str]) -> Purge
     ids = list(dict.fromkeys(str(c).strip() for c in customer_ids))
     if not ids:
         raise PurgeError("no customer id given")
+    _check_room(path)
     with connect(path) as con:
         con.register("_ids", pd.DataFrame({"customer_id": pd.Series(ids, dtype="object")}))
         unknown = [r[0] for r in con.execute("SELECT customer_id FROM _ids WHERE customer_id NOT IN "
