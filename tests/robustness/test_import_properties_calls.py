@@ -240,3 +240,23 @@ def test_one_bad_cell_in_a_call_workbook_is_named_and_nothing_lands(round_book, 
     assert msg.startswith(f"{path.name}:") and f"sheet '{sheet}' cell {letters[key]}{row}:" in msg, msg
     assert "nothing imported" in msg
     assert snapshot(db, TABLES) == before
+
+
+@examples(3)
+@given(data=st.data())
+def test_renamed_agent_sheet_is_named_and_nothing_lands(round_book, tmp_path_factory, data):
+    spec = data.draw(filled(round_book))
+    folder = tmp_path_factory.mktemp("calls_renamed")
+    db = fresh_copy(round_book.db, folder)
+    path = folder / "calls_filled.xlsx"
+    render(round_book, spec, path)
+    import_call_workbook(db, path)
+    wb = openpyxl.load_workbook(path)
+    sheet = data.draw(st.sampled_from(sorted(round_book.sheets)))
+    wb[sheet].title = f"{sheet}（已打完）"
+    wb.save(path)
+    before = snapshot(db, TABLES)
+    with pytest.raises(CallWorkbookError) as info:
+        import_call_workbook(db, path)
+    assert f"sheet '{sheet}（已打完）'" in str(info.value) and "nothing imported" in str(info.value)
+    assert snapshot(db, TABLES) == before

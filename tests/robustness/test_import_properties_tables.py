@@ -255,33 +255,43 @@ BAD_VALUES = {
 }
 
 
-@examples(20)
+TABLE_DAMAGE = ("enum", "boolean", "integer", "number", "date", "required blank", "unknown customer", "duplicate key")
+
+
+def damage(spec, f: dict, i: int) -> list[tuple[str, str, Any]]:
+    """Ways to spoil row ``i`` of a file: (kind of damage, column, bad value or ('dup', earlier row))."""
+    real = [j for j, r in enumerate(f["rows"]) if r is not BLANK]
+    row = f["cells"][i]
+    present = [c for c in f["order"] if c in spec.columns]
+    out: list[tuple[str, str, Any]] = []
+    for c in present:
+        col = spec.columns[c]
+        out += [(col.type, c, v) for v in BAD_VALUES.get(col.type, [])]
+        if col.required and any(str(row[o]).strip() for o in present if o != c):
+            out.append(("required blank", c, ""))
+        if col.references:
+            out.append(("unknown customer", c, "GHOST-1"))
+        if c in spec.key and col.type == "id":
+            earlier = [j for j in real if j < i and f["rows"][j].get(c) is not None]
+            if earlier:
+                out.append(("duplicate key", c, ("dup", earlier[0])))
+    return out
+
+
+@pytest.mark.parametrize("what", TABLE_DAMAGE)
+@examples(3)
 @given(cmd=st.one_of(command("customers"), command("events")), data=st.data())
-def test_one_bad_cell_is_named_and_nothing_lands(base_store, tmp_path_factory, cmd, data):
-    folder = tmp_path_factory.mktemp("bad")
-    db = fresh_copy(base_store, folder)
+def test_one_bad_cell_is_named_and_nothing_lands(base_store, tmp_path_factory, what, cmd, data):
     spec = SCHEMA[cmd["table"]]
     f = data.draw(st.sampled_from(cmd["files"]))
     fmt = "xlsx" if f["encoding"] == "xlsx" else "csv"
-    real = [i for i, r in enumerate(f["rows"]) if r is not BLANK]
-    i = data.draw(st.sampled_from(real))
+    i = data.draw(st.sampled_from([j for j, r in enumerate(f["rows"]) if r is not BLANK]))
     row = f["cells"][i]
-    present = [c for c in f["order"] if c in spec.columns]
-    choices = []
-    for c in present:
-        col = spec.columns[c]
-        if col.type in BAD_VALUES:
-            choices += [(c, v) for v in BAD_VALUES[col.type]]
-        if col.required and any(str(row[o]).strip() for o in present if o != c):
-            choices.append((c, ""))                                   # a required cell left blank
-        if col.references:
-            choices.append((c, "GHOST-1"))                            # a customer nobody imported
-        if c in spec.key and col.type == "id":
-            earlier = [j for j in real if j < i and f["rows"][j].get(c) is not None]
-            if earlier and row.get(c) not in ("", " "):
-                choices.append((c, ("dup", earlier[0])))              # the same key twice in one file
-    assume(choices)                                                   # a file of ids only has nothing to spoil
-    column, bad = data.draw(st.sampled_from(choices))
+    options = [(c, v) for w, c, v in damage(spec, f, i) if w == what]
+    assume(options)                                                   # e.g. only events refer to customers
+    column, bad = data.draw(st.sampled_from(options))
+    folder = tmp_path_factory.mktemp("bad")
+    db = fresh_copy(base_store, folder)
     if isinstance(bad, tuple):
         bad = f["cells"][bad[1]][column]
         if isinstance(bad, str):
