@@ -104,7 +104,8 @@ def interview(draw, survey: Survey, complete: bool) -> dict[str, str]:
         if q.type in ("single_choice", "rating", "yes_no"):
             ans[q.name] = draw(st.sampled_from(names))
         elif q.type in ("multiple_choice", "ranking"):
-            picks = draw(st.lists(st.sampled_from(names), unique=True, min_size=1, max_size=q.max_choices or len(names)))
+            picks = draw(st.lists(st.sampled_from(names), unique=True, min_size=1,
+                                  max_size=q.max_choices or len(names)))
             ans[q.name] = " ".join(picks)
         elif q.type == "number":
             ans[q.name] = str(draw(st.integers(int(q.min or 0), int(q.max if q.max is not None else 10_000))))
@@ -316,7 +317,8 @@ def spoilers(field: Field, f: dict, rec: dict) -> list[tuple[str, str, Any]]:
         if q.type in ("single_choice", "rating"):
             if v:
                 lab = label(q.answers[-1].label, "zh")
-                out += [("code", q.name, "fashion"), ("code", q.name, lab), ("code", q.name, f"{v} {_choice(survey, q.name, v)}")]
+                two = f"{v} {_choice(survey, q.name, v)}"            # two answers to a single-choice question
+                out += [("code", q.name, "fashion"), ("code", q.name, lab), ("code", q.name, two)]
             elif not shown(survey, q.name, ans):
                 out.append(("hidden", q.name, _choice(survey, q.name)))
         if q.type == "multiple_choice" and v:
@@ -454,7 +456,8 @@ def filled_book(draw, field: Field) -> dict:
         when = draw(WHEN)
         date_cell, answered = (when, when) if draw(st.booleans()) else spell_time(when, draw(st.integers(0, 6)))
         attempts = draw(st.one_of(st.none(), st.integers(0, 20)))
-        typing.append({"status": draw(st.sampled_from([r["status"], STATUS[r["status"]]["zh"], STATUS[r["status"]]["en"]])),
+        status = draw(st.sampled_from([r["status"], STATUS[r["status"]]["zh"], STATUS[r["status"]]["en"]]))
+        typing.append({"status": status,
                        "date": date_cell, "answered_at": answered, "attempts": attempts,
                        "attempts_cell": attempts if attempts is None or draw(st.booleans()) else str(attempts),
                        "codes": draw(st.booleans()), "numbers": draw(st.booleans())})
@@ -593,7 +596,8 @@ def test_renamed_sheet_or_edited_header_is_named(field, tmp_path_factory, data, 
     if how == "rename sheet":
         assert any(p.sheet == title and "missing" in p.reason for p in info.value.problems), report
     else:
-        assert any(p.sheet == title and p.row == 1 and p.letter == cell.column_letter for p in info.value.problems), report
+        assert any(p.sheet == title and p.row == 1 and p.letter == cell.column_letter
+                   for p in info.value.problems), report
     assert snapshot(db, TABLES) == before
 
 

@@ -174,7 +174,7 @@ def render(cmd: dict, folder: Path, **kw) -> list[Path]:
     return paths
 
 
-def sheet_row(f: dict, i: int) -> int:
+def sheet_row(i: int) -> int:
     """The row a spreadsheet shows for entry ``i`` of a file's rows (header = 1, blank rows counted)."""
     return 2 + i
 
@@ -307,10 +307,10 @@ def test_one_bad_cell_is_named_and_nothing_lands(base_store, tmp_path_factory, w
     problems = info.value.problems
     path = paths[cmd["files"].index(f)]
     letter = column_letter(f["order"].index(column))
-    assert [(p.file, p.row, p.column, p.letter) for p in problems] == [(path.name, sheet_row(f, i), column, letter)], \
+    assert [(p.file, p.row, p.column, p.letter) for p in problems] == [(path.name, sheet_row(i), column, letter)], \
         info.value.report()
     text = str(problems[0])
-    assert path.name in text and f"row {sheet_row(f, i)}" in text and f"column {letter}" in text
+    assert path.name in text and f"row {sheet_row(i)}" in text and f"column {letter}" in text
     assert problems[0].reason
     assert snapshot(db, TABLES + ("imports",)) == before
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from workbench.analysis.answers import KEY_COLUMNS, TIME_COLUMNS, AnswerFile, answer_columns, answer_times

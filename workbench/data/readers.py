@@ -16,7 +16,6 @@ import codecs
 import csv
 import datetime as dt
 import io
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -316,9 +315,9 @@ def _unheaded_values(header: list[object], rows: list[list[object]], record_rows
             continue
         first = next((k for k, r in enumerate(rows) if j < len(r) and r[j] is not None and str(r[j]).strip()), None)
         if first is not None:
-            problems.append(Problem(label, f"column {column_letter(j)} holds values (first on row {record_rows[first]}) "
-                                    "but has no header of its own (a header cell merged over two columns?); give it "
-                                    "its own header, or delete the column", sheet=sheet, row=1,
+            problems.append(Problem(label, f"column {column_letter(j)} holds values (first on row "
+                                    f"{record_rows[first]}) but has no header of its own (a header cell merged over two "
+                                    "columns?); give it its own header, or delete the column", sheet=sheet, row=1,
                                     letter=column_letter(j)))
     return problems
 
