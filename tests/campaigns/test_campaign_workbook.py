@@ -197,6 +197,51 @@ def test_bad_cells_are_reported_with_addresses_and_nothing_is_imported(round_boo
         assert con.sql("SELECT count(*) FROM contact_attempts").fetchall()[0][0] == 0
 
 
+def test_silent_losses_are_refused_and_a_deleted_row_keeps_its_stored_result(round_book, tmp_path):
+    store, rid, path, a = round_book
+    t = a[a["arm"] == "treatment"].sort_values("priority")
+    first, second = t.iloc[0], t.iloc[1]
+    fill_workbook(path, {first["customer_id"]: ("reached", DAY, 2, "ok"),
+                         second["customer_id"]: ("booked", DAY, 1, "周六")}, tmp_path / "done.xlsx")
+    import_call_workbook(store, tmp_path / "done.xlsx")
+
+    wb = openpyxl.load_workbook(tmp_path / "done.xlsx")  # attempts and notes typed, outcome forgotten
+    ws = wb[first["agent"]]
+    head = {c.value: c.column_letter for c in ws[1]}
+    row = next(r[0].row for r in ws.iter_rows(min_row=2) if r[0].value == first["customer_id"])
+    for h in ("结果 Outcome", "联系日期 Contact date"):
+        ws[f"{head[h]}{row}"] = None
+    ws[f"{head['拨打次数 Attempts']}1"] = "拨打次数"  # a header edited by hand
+    others = [s for s in wb.sheetnames if s != first["agent"] and not s.startswith(("汇总", "说明", "_"))]
+    assert others, "the round needs two agents"
+    del wb[others[0]]  # an agent sheet deleted
+    wb.save(tmp_path / "bad.xlsx")
+    with pytest.raises(CallWorkbookError) as exc:
+        read_call_workbook(tmp_path / "bad.xlsx")
+    msg = str(exc.value)
+    assert f"sheet '{first['agent']}' cell {head['拨打次数 Attempts']}1: unknown header '拨打次数'" in msg
+    assert "column(s) ['attempts'] are missing" in msg
+    assert f"sheet '{others[0]}' is missing (deleted or renamed?)" in msg
+
+    wb = openpyxl.load_workbook(tmp_path / "done.xlsx")
+    ws = wb[first["agent"]]
+    row = next(r[0].row for r in ws.iter_rows(min_row=2) if r[0].value == first["customer_id"])
+    ws[f"{head['结果 Outcome']}{row}"] = None
+    ws[f"{head['联系日期 Contact date']}{row}"] = None
+    wb.save(tmp_path / "no_outcome.xlsx")
+    with pytest.raises(CallWorkbookError, match=rf"cell {head['结果 Outcome']}{row}: attempts and notes filled in "
+                                                r"but no outcome"):
+        read_call_workbook(tmp_path / "no_outcome.xlsx")
+
+    wb = openpyxl.load_workbook(tmp_path / "done.xlsx")  # the first customer's row deleted, then re-imported
+    wb[first["agent"]].delete_rows(row)
+    wb.save(tmp_path / "row_deleted.xlsx")
+    import_call_workbook(store, tmp_path / "row_deleted.xlsx")
+    with connect(store, read_only=True) as con:
+        kept = dict(con.execute("SELECT customer_id, outcome FROM contact_attempts").fetchall())
+    assert kept == {first["customer_id"]: "reached", second["customer_id"]: "booked"}
+
+
 def test_libreoffice_resaved_workbook_reads_back_the_same(round_book, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:

@@ -164,6 +164,22 @@ def test_workbook_read_back_refuses_values_outside_the_dropdown(design, tmp_path
         read_phone_workbook(bad)
 
 
+def test_workbook_read_back_refuses_the_same_answer_in_two_slots(design, tmp_path):
+    wb = openpyxl.load_workbook(design.files["call_workbook"])
+    ws = wb["王芳"]
+    header = [c.value for c in ws[1]]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    q4 = [h for h in header if h.startswith("Q4 ")]
+    ws.cell(2, col["状态"], "已完成")
+    ws.cell(2, col[q4[0]], "价格更实惠")
+    ws.cell(2, col[q4[1]], "价格更实惠")  # picked twice: a lost second choice (or a repeated rank)
+    bad = tmp_path / "twice.xlsx"
+    wb.save(bad)
+    letter = openpyxl.utils.get_column_letter(col[q4[1]])
+    with pytest.raises(WorkbookReadError, match=rf"sheet '王芳', row 2, column {letter} .*same answer is in two slots"):
+        read_phone_workbook(bad)
+
+
 def test_english_workbook_and_masked_phones(tmp_path):
     s = load_template("clinic_lost_callback")
     cust = _customers(30)

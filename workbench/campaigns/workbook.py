@@ -359,7 +359,8 @@ def _playbook_ref(db: str | Path | None, round_id: str) -> str:
 @dataclass(frozen=True)
 class CallResults:
     """``attempts``: one row per customer with an outcome (round_id, customer_id, agent, sheet, outcome,
-    attempt_date, attempts, notes, cell); ``assigned``: every customer id the workbook was given."""
+    attempt_date, attempts, notes, cell); ``assigned``: every customer id the workbook was given (sheet, agent,
+    customer_id, ``returned``: whether its row came back; an import replaces stored results of those only)."""
 
     round_id: str
     attempts: pd.DataFrame
@@ -433,6 +434,9 @@ def read_call_workbook(path: str | Path) -> CallResults:
         given = {s: set(g["customer_id"]) for s, g in assigned.groupby("sheet")}
         agent_of = dict(zip(assigned["sheet"], assigned["agent"]))
         out = []
+        present: set[str] = set()  # customers whose rows came back (a deleted row keeps its stored result)
+        problems += [f"sheet {s!r} is missing (deleted or renamed?): its customers' results cannot be read"
+                     for s in given if s not in wb.sheetnames]
         for sheet in wb.sheetnames:
             if sheet in SYSTEM_SHEETS or sheet not in given:
                 if sheet not in SYSTEM_SHEETS:
@@ -447,7 +451,10 @@ def read_call_workbook(path: str | Path) -> CallResults:
                 key = by_header.get(_text(h))
                 if key:
                     colmap[key] = j
-            missing = [k for k in ("customer_id", "outcome", "contact_date") if k not in colmap]
+                elif _text(h):
+                    problems.append(f"sheet {sheet!r} cell {column_letter(j)}1: unknown header {_text(h)!r} "
+                                    "(headers must stay as written)")
+            missing = [k for k in ("customer_id", "outcome", "contact_date", "attempts", "notes") if k not in colmap]
             if missing:
                 problems.append(f"sheet {sheet!r}: column(s) {missing} are missing (headers must stay as written)")
                 continue
@@ -474,11 +481,15 @@ def read_call_workbook(path: str | Path) -> CallResults:
                     problems.append(f"{cell('customer_id', i)}: customer ID {cid!r} appears twice")
                     continue
                 seen.add(cid)
+                present.add(cid)
                 otext = _text(filled["outcome"])
                 raw_date = filled["contact_date"]
                 if not otext:
-                    if _text(raw_date):
-                        problems.append(f"{cell('outcome', i)}: a contact date is filled in but no outcome")
+                    typed = [n for k, n in (("contact_date", "a contact date"), ("attempts", "attempts"),
+                                            ("notes", "notes")) if _text(filled[k])]
+                    if typed:
+                        problems.append(f"{cell('outcome', i)}: {' and '.join(typed)} filled in but no outcome "
+                                        "(pick one from the list, e.g. not reached)")
                     continue
                 code = to_code.get(otext.lower())
                 if code is None:
@@ -514,6 +525,7 @@ def read_call_workbook(path: str | Path) -> CallResults:
         raise CallWorkbookError(f"{path.name}: {len(problems)} problem(s), nothing imported:\n  "
                                 + "\n  ".join(problems[:100]))
     cols = ["round_id", "customer_id", "agent", "sheet", "outcome", "attempt_date", "attempts", "notes", "cell"]
+    assigned = assigned.assign(returned=assigned["customer_id"].isin(present))
     return CallResults(round_id, pd.DataFrame(out, columns=cols), assigned)
 
 
@@ -540,7 +552,7 @@ def import_call_workbook(db: str | Path | None, path: str | Path) -> pd.DataFram
                                   source_file=path.name)
         att = att[["round_id", "customer_id", "attempt_date", "channel", "agent", "outcome", "notes", "source_file",
                    "attempts"]]
-        ids = pd.DataFrame({"customer_id": res.assigned["customer_id"].astype(str)})
+        ids = pd.DataFrame({"customer_id": res.assigned.loc[res.assigned["returned"], "customer_id"].astype(str)})
         con.register("_att", att)
         con.register("_ids", ids)
         try:

@@ -464,13 +464,20 @@ def read_phone_workbook(path: str | Path, *, strict: bool = True) -> PhoneWorkbo
                                                 column=col.question, header=header[j], letter=column_letter(j),
                                                 value=text))
                         continue
-                    grouped.setdefault(col.question, []).append((int(col.slot), code))
+                    grouped.setdefault(col.question, []).append((int(col.slot), code, column_letter(j), header[j]))
                     if col.question not in first_col or int(col.slot) <= 1:
                         first_col[col.question] = (column_letter(j), header[j])
                 for q, picks in grouped.items():
-                    codes = [c for _, c in sorted(picks)]
+                    picks.sort()
+                    codes = [c for _, c, _, _ in picks]
+                    repeats = [(letter, head, c) for k, (_, c, letter, head) in enumerate(picks) if c in codes[:k]]
+                    for letter, head, c in repeats:  # a rank or choice given twice: never merged silently
+                        problems.append(Problem(path.name, "the same answer is in two slots of this question",
+                                                sheet=sheet, row=i, column=q, header=head, letter=letter, value=c))
+                    if repeats:
+                        continue
                     letter, head = first_col[q]
-                    answer_rows.append({**base, "question": q, "answer": " ".join(dict.fromkeys(codes)), **where,
+                    answer_rows.append({**base, "question": q, "answer": " ".join(codes), **where,
                                         "column": letter, "header": head})
         if problems and strict:
             raise WorkbookReadError(f"{path.name}: {len(problems)} problem(s):\n  "
