@@ -29,8 +29,10 @@ from workbench.data.importer import import_files
 
 pytestmark = pytest.mark.slow
 
-#: ``workbench`` with the store's safety margin shrunk to zero, so a full disk hits an import mid-transaction.
+#: ``workbench`` with the store's safety margin shrunk to zero and the importer's room check off, so a full
+#: disk hits an import mid-transaction.
 NO_MARGIN = ("import sys; import workbench.data.store as s; s.CHECKPOINT_MARGIN = 0; "
+             "import workbench.data.importer as i; i.require_room = lambda *a, **k: None; "
              "from workbench.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
@@ -67,6 +69,21 @@ def test_import_that_fills_the_file_size_limit_mid_transaction_loses_nothing(inp
     assert store_fingerprint(db) == before  # the transaction failed whole: no row half-imported, none lost
     assert main(["--db", str(db), "import", "transactions", str(transactions)]) == 0  # with room, it goes through
     assert counts(db)["transactions"] == n
+
+
+def test_import_without_room_for_its_files_is_refused_up_front(inputs, tmp_path):
+    """An import checks the room for twice its input before writing: it fails before any checkpoint could."""
+    db = fresh_store(inputs, tmp_path)
+    before = store_fingerprint(db)
+    size = inputs[2].stat().st_size
+    assert size > 2 * 2**20
+    # room to open the store (16 MiB margin) and for the file once, not for twice the file plus the margin
+    limit = db.stat().st_size + size + 17 * 2**20
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "--db", str(db), "import", "transactions",
+                           str(inputs[2])], capture_output=True, text=True, preexec_fn=limit_file_size(limit))
+    assert_clear_failure(proc.returncode, proc.stderr, str(db), "importing 1 file(s) needs about",
+                         "nothing was written")
+    assert store_fingerprint(db) == before
 
 
 def test_store_without_room_is_not_opened_for_writing(inputs, tmp_path):

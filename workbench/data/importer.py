@@ -22,7 +22,8 @@ from workbench.data.problems import ImportValidationError, Problem
 from workbench.data.purge import scrub_purged
 from workbench.data.readers import ReadError, Staged, csv_error, stage_file
 from workbench.data.schema import Column, Table, load_schema
-from workbench.data.store import connect, transaction
+from workbench.data.store import connect, require_room, transaction
+from workbench.paths import default_db_path
 
 EXAMPLES_PER_PROBLEM = 20
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
@@ -340,6 +341,8 @@ def import_files(table: str, files: list[str | Path], db: str | Path | None = No
             problems.append(Problem(", ".join(p.name for p in paths), "the same file is named twice"))
         if problems:
             raise ImportValidationError(problems)
+        require_room(Path(db) if db else default_db_path(), 2 * sum(s.file.stat().st_size for s in staged),
+                     f"importing {len(staged)} file(s)")
         with transaction(con):
             next_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
             for s in staged:

@@ -13,12 +13,14 @@ checks it.
 A full disk must not cost the store: DuckDB can corrupt its file when the disk
 fills up (or a file size limit is hit) while it checkpoints, that is while it
 moves committed work from the write-ahead log into the file
-(duckdb/duckdb#9667). So connections never checkpoint on their own in the
-middle of work; a read-write connection is refused, with a "disk full" message,
-when there is not room enough to checkpoint what the log already holds; and a
-connection that closes without room keeps its committed work in the log (a
-later connection with room moves it). A transaction that runs out of space
-itself fails whole and leaves the store as it was.
+(duckdb/duckdb#9667). So a read-write connection is refused, with a "disk
+full" message, when there is not room enough to checkpoint what the log already
+holds; a connection that closes without room keeps its committed work in the
+log (a later connection with room moves it); and a big write checks its room
+first (:func:`require_room`: the importer asks for twice the size of its input
+files). A transaction that runs out of space itself fails whole and leaves the
+store as it was. DuckDB's automatic checkpoints stay on: without them a
+10-million-row import held 11.5 GiB of memory instead of 1.5 GiB.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ LOCK_WAIT_SECONDS = 120.0
 ENV_LOCK_WAIT = "WORKBENCH_LOCK_WAIT"
 #: Room kept free beyond what a checkpoint needs (bytes): a checkpoint rewrites metadata besides the logged data.
 CHECKPOINT_MARGIN = 16 * 1024 * 1024
-#: Every connection's settings: no automatic checkpoint in the middle of work (see the module docstring).
-CONNECTION_CONFIG = {"checkpoint_threshold": "1TB"}
+#: Settings given to every connection (DuckDB's defaults; see the module docstring on checkpoints).
+CONNECTION_CONFIG: dict[str, str] = {}
 
 
 class StoreBusyError(RuntimeError):
@@ -144,6 +146,17 @@ def _check_room(path: Path) -> None:
         raise OSError(code, f"{os.strerror(code)}: only {max(room, 0) / 2**20:.1f} MiB of room for database {path}, "
                             f"which needs {need / 2**20:.1f} MiB to save work safely (the {what}); the store "
                             f"was not opened for writing and is unchanged", str(path))
+
+
+def require_room(path: Path, nbytes: int, what: str) -> None:
+    """OSError (disk full / file too large) before a write of about ``nbytes`` into the store ``path`` that the
+    disk could not hold: failing up front changes nothing, failing in a checkpoint could corrupt the file."""
+    path = Path(path)
+    room, code = room_to_grow(path)
+    need = int(nbytes) + checkpoint_room(path)
+    if room < need:
+        raise OSError(code, f"{os.strerror(code)}: {what} needs about {need / 2**20:,.0f} MiB beside database "
+                            f"{path}, only {max(room, 0) / 2**20:,.1f} MiB are free; nothing was written", str(path))
 
 
 def _close(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
