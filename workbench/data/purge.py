@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ import duckdb
 import pandas as pd
 
 from workbench.data.schema import load_schema
-from workbench.data.store import connect, transaction
+from workbench.data.store import connect, require_room, transaction
 from workbench.paths import default_db_path
 
 #: Columns of workbench-written tables that hold free text about a person, wherever a customer_id sits beside.
@@ -126,12 +125,10 @@ def scrub_purged(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -
 
 def _check_room(db: Path) -> None:
     """PurgeError before anything changes when the disk cannot hold the rewritten copy of the store."""
-    need = int(db.stat().st_size * 1.1) + 64 * 1024 * 1024
-    free = shutil.disk_usage(db.parent).free
-    if free < need:
-        raise PurgeError(f"not enough free space beside {db} to rewrite it ({free / 2**20:,.0f} MiB free, "
-                         f"{need / 2**20:,.0f} MiB needed): free some space and run the purge again; nothing "
-                         "was changed")
+    try:
+        require_room(db, int(db.stat().st_size * 1.1), "rewriting the store to erase the data")
+    except OSError as exc:
+        raise PurgeError(f"not enough free space: {exc.strerror}; nothing was changed") from exc
 
 
 def rewrite_store(db: str | Path) -> None:
