@@ -101,3 +101,18 @@ def test_every_writer_in_the_package_goes_through_atomic_path():
     assert offenders == {}, ("write these through workbench.reports.files.atomic_path (or excel_workbook): "
                              + json.dumps(offenders, ensure_ascii=False, indent=1))
     assert Path(PROJECT_ROOT / "workbench" / "reports" / "files.py").exists()
+
+
+def test_every_writer_in_the_notebooks_goes_through_atomic_path():
+    """Notebooks run by hand write into outputs/ directly (a pipeline run writes into a temporary folder): their
+    charts and files must not be left cut by a killed kernel either."""
+    offenders = {}
+    for path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+        code = "\n".join("".join(c["source"]) for c in cells)
+        body = "def _notebook():\n" + "".join(f"    {line}\n" for line in code.splitlines()) + "    pass\n"
+        found = unsafe_writes(body, str(path.relative_to(PROJECT_ROOT)))
+        if found:
+            offenders[path.name] = found
+    assert offenders == {}, ("use workbench.reports.files.save_figure / atomic_path: "
+                             + json.dumps(offenders, ensure_ascii=False, indent=1))

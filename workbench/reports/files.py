@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -234,3 +235,12 @@ def write_error_message(exc: BaseException | str, path: str | Path | None = None
     return (f"{where}: {why}. Nothing was half-written: files are replaced only once complete and the store "
             f"keeps only finished work, so earlier results are unchanged. To fix it: {todo}. "
             f"(System message: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})")
+
+
+def save_figure(fig: Any, target: str | Path, **kwargs: Any) -> Path:
+    """Save a matplotlib figure to ``target`` through :func:`atomic_path`, so a notebook killed mid-save (or a
+    full disk) never leaves a cut image where people look for the chart."""
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", **kwargs)
+    return target
