@@ -22,7 +22,7 @@ from workbench.data.problems import ImportValidationError, Problem
 from workbench.data.purge import scrub_purged
 from workbench.data.readers import ReadError, Staged, csv_error, stage_file
 from workbench.data.schema import Column, Table, load_schema
-from workbench.data.store import connect, require_room, transaction
+from workbench.data.store import connect, quote_identifier as _q, require_room, transaction
 from workbench.paths import default_db_path
 
 EXAMPLES_PER_PROBLEM = 20
@@ -44,10 +44,6 @@ class ImportResult:
     skipped: int
     ignored_columns: list[str] = field(default_factory=list)
     encoding: str | None = None
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_str(text: str) -> str:
@@ -327,6 +323,7 @@ def import_files(table: str, files: list[str | Path], db: str | Path | None = No
     problems: list[Problem] = []
     staged: list[Staged] = []
     results: list[ImportResult] = []
+    db = Path(db) if db else default_db_path()
     with connect(db, memory_limit=memory_limit) as con, tempfile.TemporaryDirectory() as tmp:
         for i, path in enumerate(paths):
             try:
@@ -341,7 +338,7 @@ def import_files(table: str, files: list[str | Path], db: str | Path | None = No
             problems.append(Problem(", ".join(p.name for p in paths), "the same file is named twice"))
         if problems:
             raise ImportValidationError(problems)
-        require_room(Path(db) if db else default_db_path(), 2 * sum(s.file.stat().st_size for s in staged),
+        require_room(db, 2 * sum(s.file.stat().st_size for s in staged),
                      f"importing {len(staged)} file(s)")
         with transaction(con):
             next_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]

@@ -30,7 +30,7 @@ import duckdb
 import pandas as pd
 
 from workbench.data.schema import load_schema
-from workbench.data.store import connect, require_room, transaction
+from workbench.data.store import connect, quote_identifier as _q, require_room, transaction
 from workbench.paths import default_db_path
 
 #: Columns of workbench-written tables that hold free text about a person, wherever a customer_id sits beside.
@@ -61,16 +61,13 @@ def personal_columns() -> dict[str, list[str]]:
     return {t.name: [c.name for c in t.columns.values() if c.personal] for t in load_schema().values()}
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every table of the store with its columns, in order."""
+    rows = con.execute("SELECT table_name, column_name FROM information_schema.columns "
                        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
-    out: dict[str, dict[str, str]] = {}
-    for t, c, ty in rows:
-        out.setdefault(t, {})[c] = ty
+    out: dict[str, list[str]] = {}
+    for t, c in rows:
+        out.setdefault(t, []).append(c)
     return out
 
 
@@ -99,7 +96,7 @@ def scrub_purged(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -
         tables = _tables(con)
         targets: dict[str, list[str]] = {}
         for table, cols in personal_columns().items():
-            targets.setdefault(table, []).extend(c for c in cols if c in tables.get(table, {}))
+            targets.setdefault(table, []).extend(c for c in cols if c in tables.get(table, []))
         for table, cols in tables.items():
             if "customer_id" in cols and table not in ("survey_responses",):
                 targets.setdefault(table, []).extend(c for c in cols if c in FREE_TEXT_COLUMNS)

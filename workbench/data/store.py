@@ -46,8 +46,6 @@ LOCK_WAIT_SECONDS = 120.0
 ENV_LOCK_WAIT = "WORKBENCH_LOCK_WAIT"
 #: Room kept free beyond what a checkpoint needs (bytes): a checkpoint rewrites metadata besides the logged data.
 CHECKPOINT_MARGIN = 16 * 1024 * 1024
-#: Settings given to every connection (DuckDB's defaults; see the module docstring on checkpoints).
-CONNECTION_CONFIG: dict[str, str] = {}
 
 
 class StoreBusyError(RuntimeError):
@@ -98,6 +96,11 @@ def _with_lock_wait(path: Path, wait: float, open_once, say: Callable[[str], Non
                 told = True
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a SQL identifier: in double quotes, inner quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _wal(path: Path) -> Path:
@@ -173,7 +176,7 @@ def _close(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
 
 def _open(path: Path, read_only: bool, wait: float, memory_limit: str | None,
           say: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
-    config = dict(CONNECTION_CONFIG, **({"memory_limit": memory_limit} if memory_limit else {}))
+    config = {"memory_limit": memory_limit} if memory_limit else {}
     return _with_lock_wait(path, wait, lambda: duckdb.connect(str(path), read_only=read_only, config=config), say)
 
 
