@@ -160,15 +160,14 @@ def export_design(design: SurveyDesign, output_dir: str | Path, *, language: str
     """Write the field files into ``output_dir/<survey_id>/``: XLSForm (+ cases.csv), call workbook,
     printable questionnaire, sample and make-up CSVs. ``privacy`` (:mod:`workbench.privacy`) decides what
     contact data the interviewers' files carry."""
-    cases = protect_contacts(design.sample, privacy)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", design.survey_id)
     out = Path(output_dir) / safe
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "xlsform": write_xlsform(design.survey, out / f"{safe}_xlsform.xlsx", survey_id=design.survey_id,
-                                 cases=cases),
+                                 cases=protect_contacts(design.sample, privacy)),
         "cases_csv": out / "cases.csv",
-        "call_workbook": write_phone_workbook(design.survey, cases, out / f"{safe}_calls_{language}.xlsx",
+        "call_workbook": write_phone_workbook(design.survey, design.sample, out / f"{safe}_calls_{language}.xlsx",
                                               survey_id=design.survey_id, language=language,
                                               privacy=privacy, seed=design.params.get("seed")),
         "questionnaire": write_questionnaire(design.survey, out / f"{safe}_questionnaire_{language}.html",
