@@ -40,7 +40,11 @@ def test_target_arms_and_holdout_never_contacted(inputs, pb):
     hold = a[a["arm"] == "holdout"]
     treat = a[a["arm"] == "treatment"]
     assert len(hold) and len(treat)
-    assert hold["channel"].isna().all() and hold["agent"].isna().all() and hold["time_window"].isna().all()
+    # the holdout carries the channel and agent it would have had (so the evaluation measures both arms alike),
+    # but no contact time or cost: it is never contacted
+    assert hold["channel"].notna().all() and hold["agent"].notna().all()
+    assert hold["time_window"].isna().all() and hold["contact_cost"].isna().all()
+    assert (hold["cohort_round"] == plan.round["round_id"]).all() and (treat["cohort_round"] == plan.round["round_id"]).all()
     assert treat["channel"].notna().all() and treat["agent"].notna().all() and treat["script_step"].eq(1).all()
     assert a.loc[a["arm"] == "excluded", "exclusion"].notna().all()
     assert a.loc[a["arm"] != "excluded", "exclusion"].isna().all()

@@ -49,8 +49,9 @@ EXCLUSIONS = ("do_not_contact", "in_open_round", "converted", "refused", "wrong_
 ASSIGNMENT_COLUMNS = ["round_id", "customer_id", "arm", "exclusion", "tier", "stage", "reason", "reason_source",
                       "reason_family", "colour", "script_step", "channel", "time_window", "bundle",
                       "bundle_categories", "bundle_cost", "valid_until", "contact_cost", "agent", "team",
-                      "priority", "value"]
-HISTORY_COLUMNS = ["customer_id", "round_id", "round_date", "arm", "script_step", "outcome", "attempt_date"]
+                      "priority", "value", "cohort_round"]
+HISTORY_COLUMNS = ["customer_id", "round_id", "round_date", "arm", "script_step", "outcome", "attempt_date",
+                   "cohort_round"]
 
 
 @dataclass
@@ -96,9 +97,11 @@ def _as_date(value: Any) -> dt.date:
 
 def sequence_state(history: pd.DataFrame, round_date: dt.date) -> pd.DataFrame:
     """Per customer from this campaign's earlier rounds: first_date, ever_holdout, last_step, last_arm,
-    last_outcome, times_at_step (rounds at the last step), last_contact (treatment), contacts_30d."""
+    last_outcome, times_at_step (rounds at the last step), last_contact (treatment), contacts_30d,
+    cohort_round (the round whose draw put the customer in their arm) and rounds_held (rounds in the holdout
+    since that draw)."""
     cols = ["customer_id", "first_date", "ever_holdout", "last_step", "last_outcome", "times_at_step",
-            "last_contact", "contacts_30d"]
+            "last_contact", "contacts_30d", "cohort_round", "rounds_held"]
     if history is None or not len(history):
         return pd.DataFrame(columns=cols)
     h = history[history["arm"].isin(["treatment", "holdout"])].copy()
@@ -108,6 +111,14 @@ def sequence_state(history: pd.DataFrame, round_date: dt.date) -> pd.DataFrame:
     h = h[h["round_date"] < pd.Timestamp(round_date)]
     h["contact_date"] = pd.to_datetime(h["attempt_date"]).fillna(h["round_date"])
     h = h.sort_values(["customer_id", "round_date"])
+    # A customer's arm was drawn in their cohort round (older stores did not record it: their first round);
+    # everything before a later re-draw (a released holdout) belongs to an earlier sequence and is dropped.
+    if "cohort_round" not in h.columns:
+        h["cohort_round"] = None
+    first_round = h.groupby("customer_id", sort=False)["round_id"].transform("first")
+    h["cohort_round"] = h["cohort_round"].where(h["cohort_round"].notna(), first_round)
+    current = h.groupby("customer_id", sort=False)["cohort_round"].transform("last")
+    h = h[h["cohort_round"] == current]
     g = h.groupby("customer_id", sort=False)
     last = g.tail(1).set_index("customer_id")
     state = pd.DataFrame({
@@ -123,6 +134,8 @@ def sequence_state(history: pd.DataFrame, round_date: dt.date) -> pd.DataFrame:
     recent = treated[treated["contact_date"] > pd.Timestamp(round_date) - pd.Timedelta(days=30)]
     state["contacts_30d"] = recent.groupby("customer_id").size()
     state["contacts_30d"] = state["contacts_30d"].fillna(0).astype(int)
+    state["cohort_round"] = last["cohort_round"]
+    state["rounds_held"] = g["arm"].agg(lambda s: int((s == "holdout").sum()))
     return state.reset_index()[cols]
 
 
@@ -237,6 +250,10 @@ def plan_round(inputs: RoundInputs, playbook: Playbook, round_date: Any, *, budg
 
     # --- sequence state from earlier rounds of this campaign
     state = sequence_state(inputs.history, round_date)
+    if playbook.holdout_release_after_rounds is not None and len(state):
+        # Released from the holdout after the configured number of rounds: drawn afresh as a new entrant.
+        released = state["ever_holdout"].astype(bool) & (state["rounds_held"] >= playbook.holdout_release_after_rounds)
+        state = state[~released]
     df = df.merge(state, on="customer_id", how="left")
     lp = inputs.last_purchase
     if lp is not None and len(lp):
@@ -340,21 +357,28 @@ def plan_round(inputs: RoundInputs, playbook: Playbook, round_date: Any, *, budg
     df["bundle_categories"] = df["bundle"].map({b: " ".join(v.categories) for b, v in playbook.bundles.items()})
     valid = {b: round_date + dt.timedelta(days=v.valid_days) for b, v in playbook.bundles.items()}
     df["valid_until"] = pd.to_datetime(df["bundle"].map(valid))
-    df["channel"] = df["channel"].where(treated, None)
+    # Holdout rows carry the channel, team and agent they would have had (never used to contact them), so the
+    # evaluation measures both arms with the same attribution window and compares like with like per cell.
+    df["channel"] = df["channel"].where(live, None)
     df["contact_cost"] = np.where(treated, ccost, np.nan)
     df["time_window"] = _time_windows(df["channel"], df.get("preferred_time", pd.Series(pd.NA, index=df.index)),
                                       playbook).where(treated, None)
-    df["team"] = df["stage"].map({s: playbook.team(s) for s in playbook.stage_policy}).where(treated, None)
+    df["team"] = df["stage"].map({s: playbook.team(s) for s in playbook.stage_policy}).where(live, None)
     df["agent"] = pd.Series(None, index=df.index, dtype="object")
-    for team, grp in df[treated].groupby("team", sort=True):
-        names = list(agents) if agents else list(playbook.agents.get(team, ()))
-        if not names:
-            raise ValueError(f"{playbook.source}: agents: no agents for team {team!r}")
-        order = grp.sort_values("priority").index
-        df.loc[order, "agent"] = [names[i % len(names)] for i in range(len(order))]
+    for arm_mask in (treated, arm == "holdout"):  # round robin per arm: the treated lists stay evenly split
+        for team, grp in df[arm_mask].groupby("team", sort=True):
+            names = list(agents) if agents else list(playbook.agents.get(team, ()))
+            if not names:
+                raise ValueError(f"{playbook.source}: agents: no agents for team {team!r}")
+            order = grp.sort_values("priority").index
+            df.loc[order, "agent"] = [names[i % len(names)] for i in range(len(order))]
     df.loc[~live, "script_step"] = df.loc[~live, "script_step"].where(
         df.loc[~live, "exclusion"].isin(["over_budget", "too_soon", "monthly_cap", "below_value_floor", "quiet_stage"]))
     df["round_id"] = round_id
+    # The round whose draw set each live customer's arm: this round for new entrants, the earlier draw for
+    # customers continuing their sequence (they are evaluated with the round that randomised them).
+    df["cohort_round"] = pd.Series(np.where(new.to_numpy(), round_id, df["cohort_round"]), index=df.index,
+                                   dtype="object").where(live, None)
 
     bal = balance_table(df[live & new.to_numpy()], covariates=COVARIATES)
     planned = float(np.nansum(df.loc[treated, "contact_cost"]) + np.nansum(df.loc[treated, "bundle_cost"]))

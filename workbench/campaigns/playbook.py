@@ -128,6 +128,7 @@ class Playbook:
     holdout_seed: int
     holdout_max_smd: float
     holdout_max_redraws: int
+    holdout_release_after_rounds: int | None
     min_gap_days: int
     max_contacts_per_month: float
     max_steps: int
@@ -343,11 +344,14 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
         ck.fail("target.query", "expected a pandas query text")
     floor = ck.number(t["value_floor"], "target.value_floor", 0)
 
-    h = ck.mapping(doc["holdout"], "holdout", {"share", "seed", "max_smd", "max_redraws"}, {"share", "seed"})
+    h = ck.mapping(doc["holdout"], "holdout", {"share", "seed", "max_smd", "max_redraws", "release_after_rounds"},
+                   {"share", "seed"})
     share = ck.number(h["share"], "holdout.share", 0.0, 0.5)
     seed = ck.whole(h["seed"], "holdout.seed", 0)
     max_smd = ck.number(h.get("max_smd", 0.1), "holdout.max_smd", 0.0)
     redraws = ck.whole(h.get("max_redraws", 50), "holdout.max_redraws", 1, 10_000)
+    release = h.get("release_after_rounds")
+    release = None if release is None else ck.whole(release, "holdout.release_after_rounds", 1, 120)
 
     c = ck.mapping(doc["contact"], "contact", {"min_gap_days", "max_contacts_per_month", "max_steps",
                                                "repeat_not_reached", "channel_cost"},
@@ -396,7 +400,7 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
                               f"(contact_policy.{s}.handled_by in {industry.source})")
 
     b = ck.mapping(doc.get("budget", {}), "budget", {"round_cap"})
-    round_cap = ck.number(b["round_cap"], "budget.round_cap", 0) if b.get("round_cap") is not None else None
+    round_cap = ck.number(b["round_cap"], "budget.round_cap", 0, 999_999_999_999) if b.get("round_cap") is not None else None
 
     rs = ck.mapping(doc["reasons"], "reasons", {"segment_by", "min_known", "price_sensitive", "default_by_stage"},
                     {"default_by_stage"})
@@ -422,7 +426,8 @@ def parse_playbook(doc: Any, source: str = "<playbook>") -> Playbook:
         id=pid, version=str(doc.get("version", "1")), source=source, label=ck.text(doc["label"], "label"),
         industry=industry.name, currency=str(doc.get("currency", "CNY")), target_stages=stages,
         target_query=query, value_floor=floor, holdout_share=share, holdout_seed=seed, holdout_max_smd=max_smd,
-        holdout_max_redraws=redraws, min_gap_days=gap, max_contacts_per_month=cap, max_steps=max_steps,
+        holdout_max_redraws=redraws,
+        holdout_release_after_rounds=release, min_gap_days=gap, max_contacts_per_month=cap, max_steps=max_steps,
         repeat_not_reached=repeat, channel_cost=channel_cost, channels=tuple(rules), time_default=time_default,
         time_preferred=preferred, time_by_channel=by_channel, agents=agents, round_cap=round_cap,
         segment_by=tuple(segment_by), min_known=min_known, price_sensitive_reasons=price_sensitive,

@@ -60,7 +60,8 @@ def load_inputs(db: str | Path | None, playbook: Playbook, round_date: Any, *, c
                        arg_min(outcome, CASE outcome {' '.join(f"WHEN '{o}' THEN {i}" for i, o in enumerate(OUTCOME_PRIORITY))}
                                         ELSE 99 END) AS outcome
                 FROM contact_attempts GROUP BY ALL)
-            SELECT a.customer_id, a.round_id, r.round_date, a.arm, a.script_step, att.outcome, att.attempt_date
+            SELECT a.customer_id, a.round_id, r.round_date, a.arm, a.script_step, att.outcome, att.attempt_date,
+                   a.cohort_round
             FROM assignments a JOIN rounds r USING (round_id)
             LEFT JOIN att ON att.round_id = a.round_id AND att.customer_id = a.customer_id
             WHERE r.campaign_id = ? AND a.arm IN ('treatment', 'holdout') AND a.round_id <> ?""",

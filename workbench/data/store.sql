@@ -109,6 +109,12 @@ ALTER TABLE assignments ADD COLUMN IF NOT EXISTS contact_cost DOUBLE;
 ALTER TABLE assignments ADD COLUMN IF NOT EXISTS bundle_cost DOUBLE;
 ALTER TABLE assignments ADD COLUMN IF NOT EXISTS bundle_categories VARCHAR;
 ALTER TABLE assignments ADD COLUMN IF NOT EXISTS valid_until DATE;
+-- Honest evaluation (issue 13): the draw that set a customer's arm, a treatment arm's name when a round has
+-- several (rounds imported from other tools), and a round-level attribution window that overrides the channels'.
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS cohort_round VARCHAR;
+ALTER TABLE assignments ADD COLUMN IF NOT EXISTS arm_name VARCHAR;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS window_days INTEGER;
+ALTER TABLE rounds ADD COLUMN IF NOT EXISTS source VARCHAR;
 ALTER TABLE contact_attempts ADD COLUMN IF NOT EXISTS attempts INTEGER;
 ALTER TABLE contact_attempts ADD COLUMN IF NOT EXISTS imported_at TIMESTAMP;
 
