@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 
-from workbench.analysis.crosstab import adjust, fisher_p, independence_test, key_drivers, reason_tests
+from workbench.analysis.compare import focus_comparison
+from workbench.analysis.crosstab import adjust, fisher_p, independence_test, key_drivers
 from workbench.analysis.rates import aapor_rates, dispositions
 from workbench.analysis.ratings import mean_ci, reliability, satisfaction, weighted_mean_ci
 from workbench.analysis.reasons import share_table
@@ -115,14 +116,19 @@ def test_corrections_match_multipletests():
         adjust(p, "hommel-ish")
 
 
-def test_reason_tests_and_key_drivers():
+def test_unweighted_focus_comparison_and_key_drivers():
     resp = pd.DataFrame({"case_id": [f"C{i}" for i in range(40)], "grp": ["young"] * 20 + ["old"] * 20,
                          "low": [True] * 10 + [False] * 30})
     mentions = pd.DataFrame({"case_id": [f"C{i}" for i in range(14)] + ["C30", "C31"], "reason": "style_outdated"})
-    t = reason_tests(resp, mentions, "grp").iloc[0]
+    t = focus_comparison(resp, mentions, "grp", "young", weighted=False).iloc[0]
     table = [[14, 6], [2, 18]]   # young named / not; old named / not
-    assert t["share[young]"] == pytest.approx(0.7) and t["share[old]"] == pytest.approx(0.1)
+    assert t["share_group"] == pytest.approx(0.7) and t["share_rest"] == pytest.approx(0.1)
+    assert t["diff"] == pytest.approx(0.6) and t["test"] == "chi2"
     assert abs(t["p_val"] - stats.chi2_contingency(table, correction=False)[1]) < TOL
+    lo, hi = confint_proportions_2indep(14, 20, 2, 20, method="newcomb", compare="diff")
+    assert abs(t["diff_lo"] - lo) < TOL and abs(t["diff_hi"] - hi) < TOL
+    wlo, whi = proportion_confint(14, 20, method="wilson")
+    assert abs(t["share_group_lo"] - wlo) < TOL and abs(t["share_group_hi"] - whi) < TOL
     kd = key_drivers(resp, mentions, "low").iloc[0]
     assert kd["share_in_group"] == 1.0 and kd["share_others"] == pytest.approx(6 / 30)
     assert abs(kd["p_val"] - stats.fisher_exact([[10, 0], [6, 24]]).pvalue) < TOL

@@ -42,6 +42,9 @@ def test_planted_style_effect_is_found_and_significant(fielded_store, study):
     assert tests.loc["age_band", "p_adj"] < 0.05 and tests.loc["age_band", "significant"]
     assert not tests.loc["gender", "significant"]                    # nothing was planted by gender
     assert a.finding["reason"] == "style_outdated" and a.finding["significant"] and a.finding["more"]
+    comp = a.tables["focus_reason_tests"].set_index("reason").loc["style_outdated"]   # one comparison behind it
+    assert comp["test"] == "design_t" and comp["diff"] > 0 and a.finding["p_adj"] == comp["p_adj"]
+    assert a.finding["share"] == comp["share_group"] and a.finding["other_share"] == comp["share_rest"]
     assert "Among customers under 30, 'Style out of date' is the most named reason" in a.conclusion
     assert "significantly more than among older customers" in a.conclusion
     assert "款式过时" in a.conclusion_zh and "显著高于" in a.conclusion_zh

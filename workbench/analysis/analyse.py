@@ -3,7 +3,8 @@
 ``analyse_survey(db, survey_id)`` reads the stored cases and answers and returns an :class:`Analysis`
 whose ``tables`` are: response rates (overall, by stratum, by interviewer), reason and reason-family
 rankings (unweighted and weighted with Wilson CIs), each respondent's main reason, segment tests
-(segment × main reason, corrected), the focus comparison (e.g. under 30 vs 30+) per reason, cross-tabs,
+(segment × main reason, corrected), the focus comparison per reason (focus group vs the rest: shares,
+difference, design-based test when weighted; :mod:`workbench.analysis.compare`), cross-tabs,
 rating means, scale reliability, satisfaction scores, free-text coding (coded and uncoded) and key drivers
 (reasons vs low satisfaction and vs the top tiers); plus a plain-language ``conclusion``.
 """
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.crosstab import crosstab, key_drivers, reason_tests, segment_tests
+from workbench.analysis.compare import TEST_NAMES, focus_comparison
+from workbench.analysis.crosstab import crosstab, key_drivers, segment_tests
 from workbench.analysis.importer import read_wide
 from workbench.analysis.rates import aapor_rates, dispositions
 from workbench.analysis.ratings import rating_summary, reliability, satisfaction, satisfaction_index
@@ -64,45 +66,42 @@ def _p_text(p: float) -> str:
 
 
 def conclusion(analysis: Analysis) -> tuple[str, str, dict[str, Any]]:
-    """A plain-language finding for the focus group from the numbers (en, zh, the numbers used)."""
+    """A plain-language finding for the focus group (en, zh, the numbers used), from one comparison only.
+
+    The reason is the one the focus group names most (``share_group`` of ``focus_reason_tests``, made by
+    :func:`workbench.analysis.compare.focus_comparison`); the shares and interval quoted, "more"/"less"
+    (the sign of ``diff``) and "significant" (``p_adj`` < alpha) all come from that row, so the sentence
+    cannot disagree with its own test (weighted: design-based shares and test; unweighted: counts)."""
     prm = analysis.params
     seg, grp = prm["focus_segment"], prm["focus_group"]
-    by_group = analysis.tables.get("reasons_by_focus")
-    tests = analysis.tables.get("focus_reason_tests")
-    if by_group is None or by_group.empty or seg not in by_group.columns:
+    comp = analysis.tables.get("focus_reason_tests")
+    if comp is None or comp.empty:
         return ("Not enough answers for a finding yet.", "答卷数量还不足以得出结论。", {})
-    w = prm["weighted"]
-    share, lo, hi = ("weighted_share", "weighted_ci_low", "weighted_ci_high") if w else ("share", "ci_low", "ci_high")
-    mine = by_group[by_group[seg].astype(str) == str(grp)].sort_values([share, "reason"], ascending=[False, True])
-    rest = by_group[by_group[seg].astype(str) != str(grp)]
-    if mine.empty:
-        return (f"No respondents among {_group_name(seg, grp)}.", f"{_group_name(seg, grp, 1)}中没有受访者。", {})
-    top = mine.iloc[0]
-    reason = top["reason"]
-    others = rest[rest["reason"] == reason]
-    if len(others):
-        other_share = float((others[share] * others["respondents"]).sum() / others["respondents"].sum())
-    else:
-        other_share = 0.0
-    t = tests[tests["reason"] == reason] if tests is not None and len(tests) else pd.DataFrame()
-    p_adj = float(t["p_adj"].iloc[0]) if len(t) else np.nan
-    p_raw = float(t["p_val"].iloc[0]) if len(t) else np.nan
-    test = str(t["test"].iloc[0]) if len(t) else ""
-    sig = bool(len(t)) and p_adj < prm["alpha"]
-    more = float(top[share]) > other_share
     name_en, name_zh = _group_name(seg, grp), _group_name(seg, grp, 1)
+    if int(comp["n_group"].iloc[0]) == 0:
+        return (f"No respondents among {name_en}.", f"{name_zh}中没有受访者。", {})
+    top = comp.sort_values(["share_group", "reason"], ascending=[False, True], kind="stable").iloc[0]
+    reason = top["reason"]
+    w = bool(top["weighted"])
+    share, other_share, diff = float(top["share_group"]), float(top["share_rest"]), float(top["diff"])
+    p_adj, p_raw = float(top["p_adj"]), float(top["p_val"])
+    tested = bool(np.isfinite(p_adj))
+    sig = tested and p_adj < prm["alpha"]
+    more = diff > 0
+    test = TEST_NAMES.get(str(top["test"]), str(top["test"]))
     other_en = "older customers" if seg == "age_group" else "other customers"
     other_zh = "30岁及以上客户" if seg == "age_group" else "其他客户"
-    label_en, label_zh = top.get("label_en", reason), top.get("label_zh", reason)
-    ci = f"{100 * top[lo]:.0f}–{100 * top[hi]:.0f}%"
+    label_en = top["label_en"] if isinstance(top.get("label_en"), str) else reason
+    label_zh = top["label_zh"] if isinstance(top.get("label_zh"), str) else reason
+    ci = f"{100 * top['share_group_lo']:.0f}–{100 * top['share_group_hi']:.0f}%"
     corr = {"holm": "Holm", "fdr_bh": "Benjamini–Hochberg", "bonferroni": "Bonferroni"}.get(prm["correction"], prm["correction"])
-    base = (f"Among {name_en}, '{label_en}' is the most named reason ({_pct(top[share])}, "
-            f"{100 * (1 - prm['alpha']):.0f}% CI {ci}; {int(top['named'])} of {int(top['respondents'])} respondents"
+    base = (f"Among {name_en}, '{label_en}' is the most named reason ({_pct(share)}, "
+            f"{100 * (1 - prm['alpha']):.0f}% CI {ci}; {int(top['named_group'])} of {int(top['n_group'])} respondents"
             f"{', weighted' if w else ''})")
-    base_zh = (f"在{name_zh}中，“{label_zh}”是被提及最多的原因（{_pct(top[share])}，"
-               f"{100 * (1 - prm['alpha']):.0f}% 置信区间 {ci}；{int(top['respondents'])} 位受访者中 {int(top['named'])} 位"
+    base_zh = (f"在{name_zh}中，“{label_zh}”是被提及最多的原因（{_pct(share)}，"
+               f"{100 * (1 - prm['alpha']):.0f}% 置信区间 {ci}；{int(top['n_group'])} 位受访者中 {int(top['named_group'])} 位"
                f"{'，加权' if w else ''}）")
-    if not len(t):
+    if not tested:
         en, zh = base + ".", base_zh + "。"
     elif sig:
         en = (base + f", significantly {'more' if more else 'less'} than among {other_en} ({_pct(other_share)}; "
@@ -111,10 +110,12 @@ def conclusion(analysis: Analysis) -> tuple[str, str, dict[str, Any]]:
               f"{_p_text(p_adj)}）。")
     else:
         en = (base + f"; among {other_en} it is {_pct(other_share)}, a difference that is not significant "
-              f"({_p_text(p_adj)}, {corr}-adjusted).")
+              f"({_p_text(p_adj)}, {test}, {corr}-adjusted).")
         zh = base_zh + f"；{other_zh}中为 {_pct(other_share)}，差异不显著（校正后 {_p_text(p_adj)}）。"
-    finding = {"segment": seg, "group": grp, "reason": reason, "share": float(top[share]), "ci_low": float(top[lo]),
-               "ci_high": float(top[hi]), "other_share": other_share, "p_val": p_raw, "p_adj": p_adj,
+    finding = {"segment": seg, "group": grp, "reason": reason, "share": share,
+               "ci_low": float(top["share_group_lo"]), "ci_high": float(top["share_group_hi"]),
+               "other_share": other_share, "diff": diff, "diff_low": float(top["diff_lo"]),
+               "diff_high": float(top["diff_hi"]), "test": str(top["test"]), "p_val": p_raw, "p_adj": p_adj,
                "significant": sig, "more": more, "weighted": w}
     return en, zh, finding
 
@@ -159,8 +160,9 @@ def analyse_survey(db: str | Path | None, survey_id: str, *, segments: Sequence[
     if focus_segment in resp.columns and resp[focus_segment].notna().any():
         t["reasons_by_focus"] = reason_ranking(mentions, resp.dropna(subset=[focus_segment]), alpha=alpha,
                                                group=focus_segment)
-        t["focus_reason_tests"] = with_labels(reason_tests(resp, mentions, focus_segment, correction=correction,
-                                                           alpha=alpha, seed=seed))
+        t["focus_reason_tests"] = with_labels(focus_comparison(resp, mentions, focus_segment, focus_group,
+                                                               weighted=weighted, correction=correction,
+                                                               alpha=alpha, seed=seed))
     weights = frame.set_index("case_id")["weight"] if weighted else None
     t["ratings"] = rating_summary(survey, wide, weights, alpha)
     t["reliability"] = reliability(survey, wide, alpha)

@@ -12,8 +12,10 @@ Choices (documented in ``docs/analysis.md``):
 * The family of tests (one per segment variable, or one per reason) is corrected with
   ``statsmodels.stats.multitest.multipletests`` using the method named explicitly (``holm`` default,
   ``fdr_bh`` for Benjamini-Hochberg).
-* Tests use unweighted counts (a design-based test such as Rao-Scott is not offered); weighted shares are
-  reported beside them descriptively.
+* The segment tests here use unweighted counts (a design-based r×c test such as Rao-Scott is not
+  offered); weighted shares are reported beside them descriptively. The per-reason focus comparison
+  (focus group vs the rest) is :func:`workbench.analysis.compare.focus_comparison`: design-based when
+  weighted, and these tests on the 2×2 table when not.
 """
 
 from __future__ import annotations
@@ -103,27 +105,6 @@ def segment_tests(frame: pd.DataFrame, segments: Sequence[str], outcome: str = "
     out["p_adj"], out["significant"] = adjust(out["p_val"], correction, alpha)
     out["correction"] = correction
     return out
-
-
-def reason_tests(respondents: pd.DataFrame, mentions: pd.DataFrame, segment: str, *, item: str = "reason",
-                 correction: str = "holm", alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
-    """Per reason: does naming it depend on ``segment``? (segment × named yes/no; valid with multiple
-    choice since each respondent is counted once per reason), corrected across reasons."""
-    resp = respondents.dropna(subset=[segment]).drop_duplicates("case_id")
-    index = pd.Index(resp["case_id"].astype(str))
-    rows = []
-    for value, grp in mentions.groupby(item, sort=True):
-        named = pd.Series(_flags(index, grp["case_id"]), index=resp.index)
-        d = pd.DataFrame({segment: resp[segment].astype(str).to_numpy(), "named": np.where(named, "yes", "no")})
-        res = independence_test(d, segment, "named", seed=seed)
-        shares = d.assign(y=named.to_numpy()).groupby(segment)["y"].mean()
-        rows.append({item: value, **res, **{f"share[{k}]": float(v) for k, v in shares.items()}})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    out["p_adj"], out["significant"] = adjust(out["p_val"], correction, alpha)
-    out["correction"] = correction
-    return out.drop(columns=["outcome"]).sort_values("p_val", kind="stable").reset_index(drop=True)
 
 
 def crosstab(frame: pd.DataFrame, segment: str, outcome: str = "reason", weight: str | None = None) -> pd.DataFrame:
