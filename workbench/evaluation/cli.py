@@ -1,6 +1,8 @@
-"""``workbench evaluate`` and ``workbench simulate-round``: report on a round, or simulate the months after one.
+"""``workbench evaluate`` and ``workbench simulate-round``: report on a round, or simulate the months after one;
+``workbench round-import``: a round run in another tool, from its assignments file.
 
-Exit codes: 0 success, 1 errors (unknown round, bad settings, a round simulated already).
+Exit codes: 0 success, 2 an assignments file with problems (each printed with its cell address),
+1 errors (unknown round, bad settings, a round simulated already).
 """
 
 from __future__ import annotations
@@ -40,6 +42,37 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _round_import(args: argparse.Namespace) -> int:
+    import sys
+
+    from workbench.data.problems import ImportValidationError
+    from workbench.evaluation.external import import_round
+
+    try:
+        result = import_round(args.db, args.file, campaign=args.campaign, round_date=args.date,
+                              window_days=args.window_days, sheet=args.sheet, encoding=args.encoding,
+                              replace=args.replace)
+    except ImportValidationError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0
+
+
+def _checked(name: str):
+    """An argparse type from the check ``name`` of ``workbench.evaluation.external`` (imported when used): its
+    ValueError becomes a usage error (exit 2)."""
+    def parse(text: str):
+        from workbench.evaluation import external
+
+        try:
+            return getattr(external, name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = name
+    return parse
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--campaign", help="campaign id (default: any)")
     p.add_argument("--round", help="round id (default: the newest round of the campaign)")
@@ -59,6 +92,19 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate-verdicts", help="print a round's plain-language verdicts")
     _common(p)
     p.set_defaults(func=_verdicts)
+
+    p = sub.add_parser("round-import", help="import a round run in another tool (its assignments file) for evaluation")
+    p.add_argument("file", type=Path, help="CSV or XLSX: customer_id, arm (treatment/holdout, 联系组/对照组), "
+                                           "optional channel and contacted_on")
+    p.add_argument("--campaign", required=True, type=_checked("check_campaign"),
+                   help="campaign id (created when new); the round is <campaign>-<YYYYMMDD>")
+    p.add_argument("--date", required=True, type=_checked("parse_round_date"), help="round date, YYYY-MM-DD")
+    p.add_argument("--window-days", dest="window_days", type=_checked("check_window_days"),
+                   help="attribution window for every customer (default: each customer's channel window)")
+    p.add_argument("--sheet", help="xlsx sheet to read (default: the first)")
+    p.add_argument("--encoding", help="force a text encoding (default: detect UTF-8/BOM/GB18030/UTF-16)")
+    p.add_argument("--replace", action="store_true", help="replace a round imported before under the same id")
+    p.set_defaults(func=_round_import)
 
     p = sub.add_parser("simulate-round", help="append simulated months after a round (demo and training only)")
     p.add_argument("round", help="round id")
