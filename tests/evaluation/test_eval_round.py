@@ -15,7 +15,8 @@ from workbench.data.store import connect
 from workbench.evaluation import stats as S
 from workbench.evaluation.config import EvaluationConfigError, load_settings
 from workbench.evaluation.evaluate import evaluate_round
-from workbench.evaluation.simulate import SimulationError, planted_difference, simulate_round, write_synthetic_round
+from workbench.evaluation.simulate import (SimulationError, null_effect, planted_difference, simulate_round,
+                                             write_synthetic_round)
 
 RD = dt.date(2026, 11, 1)
 
@@ -65,14 +66,15 @@ def test_windows_attribution_and_offer_match_by_hand(hand_round):
     ev = evaluate_round(hand_round, "RH", as_of="2027-03-31")
     o = ev.outcomes.set_index(["customer_id", "month"])
     t1 = o.loc[("T1", 1)]
-    assert t1["start"] == pd.Timestamp("2026-11-05")                     # first contact attempt
-    assert (t1["visits"], t1["spend"], t1["spend_necessary"]) == (1, 100.0, 100.0)
+    # intention to treat: both arms start on the round date, whenever the first call came (T1's was on 11-05)
+    assert t1["start"] == pd.Timestamp(RD)
+    assert (t1["visits"], t1["spend"], t1["spend_necessary"]) == (2, 180.0, 180.0)   # 11-03 and 11-20
     assert t1["offer_match"] and t1["engagement"] == 1 and t1["referrals"] == 1   # the complaint is not engagement
-    assert (t1["pre_visits"], t1["pre_spend"]) == (1, 80.0)              # 2026-11-03 is before the first contact
+    assert (t1["pre_visits"], t1["pre_spend"]) == (0, 0.0)               # 10-01 is 31 days before: outside
     t1m2 = o.loc[("T1", 2)]
-    assert (t1m2["visits"], t1m2["spend"], t1m2["spend_discretionary"]) == (2, 150.0, 50.0)
-    assert (t1m2["pre_visits"], t1m2["pre_spend"]) == (2, 280.0)         # equal-length window before
-    # T2 came back on day 70 after an SMS: outside the 60-day SMS attribution window, even in month 3
+    assert (t1m2["visits"], t1m2["spend"], t1m2["spend_discretionary"]) == (3, 230.0, 50.0)
+    assert (t1m2["pre_visits"], t1m2["pre_spend"]) == (1, 200.0)         # equal-length window before the round
+    # T2 came back on day 71 after the round, assigned SMS: outside the 60-day SMS window, even in month 3
     assert not o.loc[("T2", 3), "came_back"] and o.loc[("T2", 3), "window_days"] == 60
     # holdout measured from the round date: H1's purchase on the round date counts, in the offered categories
     h1 = o.loc[("H1", 1)]
@@ -128,7 +130,7 @@ def test_no_planted_effect_is_not_called_significant(store_copy):
     db, truth = store_copy
     write_synthetic_round(db, round_customers(truth, seed=2), "R-null", DEMO_AS_OF, campaign_id="c",
                           holdout_share=0.3, seed=6, definition=DEFINITION)
-    info = simulate_round(db, "R-null", seed=8, effect={"holdout": .12, "treatment": .12, "no_need_treatment": .12})
+    info = simulate_round(db, "R-null", seed=8, effect=null_effect(.12))
     ev = evaluate_round(db, "R-null", as_of=info["data_end"])
     cb = ev.rates[ev.rates["outcome"] == "came_back"]
     assert (cb["p_val"] >= 0.05).all() and (cb["adj_p"] >= 0.05).all()
@@ -242,10 +244,14 @@ def test_breakdown_against_the_whole_holdout_when_the_holdout_has_no_agent(store
 def test_as_of_bounds_what_is_observed(hand_round):
     ev = evaluate_round(hand_round, "RH", as_of="2026-12-10")
     o = ev.outcomes.set_index(["customer_id", "month"])
-    assert o.loc[("T1", 2), "spend"] == 100.0                # the 2026-12-20 purchase is after the as-of date
+    assert o.loc[("T1", 2), "spend"] == 180.0                # the 2026-12-20 purchase is after the as-of date
     assert o.loc[("T1", 1), "observed"] and not o.loc[("T1", 2), "observed"]
     assert ev.checks.set_index("check").loc["window_complete_month_2", "flag"]
-    assert "Provisional" in " ".join(ev.verdicts["text"])
+    # a month whose windows have not all ended is not a look: shown, never tested
+    rates = ev.rates.set_index(["month", "outcome"])
+    assert rates.loc[(1, "came_back"), "look"] == "interim" and rates.loc[(2, "came_back"), "look"] == "open"
+    assert not rates.loc[(2, "came_back"), "significant"] and np.isnan(rates.loc[(2, "came_back"), "level"])
+    assert "month 2 is still open" in " ".join(ev.verdicts["text"])
     before = evaluate_round(hand_round, "RH", as_of="2026-10-31")  # a scoring date before the round
     assert before.data.data_end == dt.date(2027, 2, 15)
     assert "not after the round date" in before.checks.set_index("check").loc["as_of", "detail"]

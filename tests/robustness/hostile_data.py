@@ -160,6 +160,9 @@ def hostile_playbook(name: str, maps: dict[str, dict[Any, str]], target: Path) -
                 variant["zh"] = PAYLOADS[4] + variant["zh"]
                 variant["en"] = PAYLOADS[0] + variant["en"]
             step["ask"] = {"zh": "@SUM(1,2) " + step["ask"]["zh"], "en": "+1+2 " + step["ask"]["en"]}
+    # a campaign of its own: its round draws every customer afresh, so the round's evaluation covers them all
+    # (a second round of the bundled campaign would evaluate only customers new to it)
+    doc["playbook"] = f"{doc['playbook']}_hostile"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100_000), encoding="utf-8")
     return target

@@ -45,6 +45,15 @@ def design_checks(rd: RoundData, out: pd.DataFrame | None = None) -> pd.DataFram
     rows.append({"check": "contact_coverage", "value": rate, "p_val": np.nan, "flag": bool(len(treated) and rate < 0.5),
                  "detail": f"{rate:.1%} of treated customers have a contact attempt recorded, {reached:.1%} were reached; "
                            "the estimate covers all assigned customers (intention to treat)"})
+    rows.append({"check": "attribution_window", "value": np.nan, "p_val": np.nan, "flag": False,
+                 "detail": f"both arms measured from the round date {rd.round_date}, windows: {rd.window_rule}"})
+    if rd.continuing:
+        n_cont = sum(rd.continuing.values())
+        parts = ", ".join(f"{v:,} {k}" for k, v in sorted(rd.continuing.items()))
+        rows.append({"check": "continuing_customers", "value": n_cont, "p_val": np.nan, "flag": False,
+                     "detail": f"{n_cont:,} customers continue a sequence from an earlier round ({parts}): their arm "
+                               "was drawn there, so they are evaluated with that round and in the campaign effect, "
+                               "not here"})
     if rd.as_of_note:
         rows.append({"check": "as_of", "value": np.nan, "p_val": np.nan, "flag": False, "detail": rd.as_of_note})
     if out is not None and len(out):

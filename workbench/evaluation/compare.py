@@ -11,6 +11,9 @@ difference-in-differences against the holdout is.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -23,9 +26,74 @@ BOOTSTRAPPED = ("spend", "spend_capped")
 MISSING_CELL = "(missing)"
 
 
+def look_months(out: pd.DataFrame, settings: EvaluationSettings) -> dict[int, str]:
+    """Each month's look: ``final`` (the last month of the design: the primary result), ``interim`` (an
+    earlier month, a monitoring look) or ``open`` (some customers' windows have not ended: not a look yet,
+    nothing is tested). A month becomes a look once, when its windows have all ended, and stays the same."""
+    last = max(settings.months)
+    done = out.groupby("month")["observed"].all()
+    return {int(m): ("open" if not done.get(m, False) else "final" if m == last else "interim")
+            for m in sorted(out["month"].unique())}
+
+
+@lru_cache(maxsize=512)
+def _cached_levels(fractions: tuple[float, ...], corr: tuple[float, ...], alpha: float, spending: str) -> tuple:
+    k = len(fractions)
+    return tuple(S.look_levels(fractions, np.array(corr).reshape(k, k), alpha, spending))
+
+
+def look_levels(out: pd.DataFrame, settings: EvaluationSettings, values: pd.Series | np.ndarray,
+                rows: np.ndarray | None = None) -> dict[int, float]:
+    """Significance level of each month's look for one outcome (alpha spent across the looks; NaN when open).
+
+    ``values`` is the outcome per row of ``out`` (for example ``came_back``, or the change for a
+    difference-in-differences); ``rows`` restricts the customers (e.g. those offered a bundle). The looks'
+    correlation comes from the customers' influence values on the arm difference, month by month.
+    """
+    looks = look_months(out, settings)
+    months = [m for m, kind in looks.items() if kind != "open"]
+    levels = {m: math.nan for m in looks}
+    if not months:
+        return levels
+    keep = np.ones(len(out), dtype=bool) if rows is None else np.asarray(rows, bool)
+    frame = pd.DataFrame({"customer_id": out["customer_id"].to_numpy()[keep], "month": out["month"].to_numpy()[keep],
+                          "treat": out["treat"].to_numpy()[keep], "y": np.asarray(values, float)[keep]})
+    frame = frame[frame["month"].isin(months)]
+    wide = frame.pivot_table(index="customer_id", columns="month", values="y", aggfunc="first").reindex(columns=months)
+    treat = frame.drop_duplicates("customer_id").set_index("customer_id")["treat"].reindex(wide.index)
+    corr = S.look_correlation(S.mean_difference_influence(wide.fillna(0.0).to_numpy(), treat.to_numpy() == 1))
+    last = max(settings.months)
+    fractions = tuple(round(m / last, 6) for m in months)
+    # correlations rounded to 0.02 share one computation (a calibration run reuses them across rounds): the
+    # boundaries depend on the correlation weakly, so the last level moves by at most about 0.0003 in p
+    key = tuple((np.round(corr * 50) / 50).ravel().tolist())
+    for m, level in zip(months, _cached_levels(fractions, key, float(settings.alpha), settings.sequential)):
+        levels[m] = float(level)
+    return levels
+
+
+def adjusted_values(out: pd.DataFrame, outcome: str) -> np.ndarray:
+    """The outcome less its regression on the customer's own before-window, per month (what ANCOVA compares)."""
+    y = out[outcome].to_numpy(float).copy()
+    pre = out["pre_" + outcome].to_numpy(float)
+    for _, idx in out.groupby("month").indices.items():
+        x = pre[idx]
+        if np.var(x) > 0:
+            b = np.cov(x, y[idx])[0, 1] / np.var(x, ddof=1)
+            y[idx] = y[idx] - b * x
+    return y
+
+
 def _arms(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     t = frame["treat"].to_numpy() == 1
     return frame[t], frame[~t]
+
+
+def _mark_look(r: pd.DataFrame, look: str, level: float, p_col: str) -> None:
+    """Add ``look``, ``level`` (the look's significance level after alpha spending) and ``significant``."""
+    r["look"] = look
+    r["level"] = level
+    r["significant"] = bool(r[p_col].iloc[0] < level) if look != "open" else False
 
 
 def add_capped_spend(out: pd.DataFrame, percentile: float) -> pd.DataFrame:
@@ -45,6 +113,11 @@ def add_capped_spend(out: pd.DataFrame, percentile: float) -> pd.DataFrame:
 def rate_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.DataFrame:
     """Per month and yes/no outcome: two-proportion tests, lift, Cohen's h, the pre-adjusted estimate and the MDE."""
     rows = []
+    looks = look_months(out, settings)
+    offered = out["bundle"].notna().to_numpy()
+    levels = {o: look_levels(out, settings, out[o].astype(float), offered if o == "offer_match" else None)
+              for o in RATE_OUTCOMES}
+    adj_levels = look_levels(out, settings, adjusted_values(out, "came_back"))
     for m, g in out.groupby("month", sort=True):
         t, h = _arms(g)
         for outcome in RATE_OUTCOMES:
@@ -64,6 +137,11 @@ def rate_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Data
             r["adj_estimate"], r["adj_lo"], r["adj_hi"], r["adj_p"] = adj.iloc[0][["estimate", "est_lo", "est_hi", "p_val"]]
             r["mde"] = S.mde_proportion(len(tt), len(hh), r["rate_hold"].iloc[0], settings.alpha, settings.power)
             r["observed_share"] = float(gg["observed"].mean())
+            _mark_look(r, looks[int(m)], levels[outcome][int(m)], "p_report")
+            adj_level = adj_levels[int(m)] if outcome == "came_back" else math.nan
+            r["adj_level"] = adj_level
+            r["adj_significant"] = bool(r["adj_p"].iloc[0] < adj_level) if outcome == "came_back" else False
+            r["primary"] = outcome == "came_back" and looks[int(m)] == "final"
             rows.append(r)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
@@ -72,6 +150,8 @@ def amount_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Da
     """Per month and amount: Welch t, Mann-Whitney with rank-biserial, bootstrap CI (spend), pre-adjusted estimate, MDE."""
     rows = []
     rng = np.random.default_rng(settings.seed)
+    looks = look_months(out, settings)
+    levels = {o: look_levels(out, settings, out[o].astype(float)) for o in AMOUNT_OUTCOMES}
     for m, g in out.groupby("month", sort=True):
         t, h = _arms(g)
         if not len(t) or not len(h):
@@ -90,6 +170,7 @@ def amount_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Da
             r["mde"] = S.mde_mean(len(x), len(y), float(np.std(np.r_[x, y], ddof=1)), settings.alpha, settings.power)
             if outcome == "spend_capped":
                 r["cap"] = float(g["spend_cap"].iloc[0])
+            _mark_look(r, looks[int(m)], levels[outcome][int(m)], "p_val")
             r.insert(0, "outcome", outcome)
             r.insert(0, "month", m)
             rows.append(r)
@@ -117,6 +198,9 @@ def before_after(out: pd.DataFrame, settings: EvaluationSettings) -> tuple[pd.Da
     """Paired before/after tests per arm (McNemar for came back, paired t and Wilcoxon for spend and visits)
     and the difference-in-differences of treated vs holdout (OLS interaction, clustered by customer)."""
     paired_rows, did_rows = [], []
+    looks = look_months(out, settings)
+    did_levels = {o: look_levels(out, settings, out[o].astype(float) - out["pre_" + o].astype(float))
+                  for o in ("came_back", "spend", "visits")}
     for m, g in out.groupby("month", sort=True):
         for arm, a in (("treatment", g[g["treat"] == 1]), ("holdout", g[g["treat"] == 0])):
             if not len(a):
@@ -137,7 +221,10 @@ def before_after(out: pd.DataFrame, settings: EvaluationSettings) -> tuple[pd.Da
             for outcome in ("came_back", "spend", "visits"):
                 d = S.did(g["treat"], g["pre_" + outcome].astype(float), g[outcome].astype(float),
                           groups=g["customer_id"], alpha=settings.alpha).iloc[0]
-                did_rows.append({"month": m, "outcome": outcome, **d.to_dict()})
+                row = {"month": m, "outcome": outcome, **d.to_dict()}
+                level = did_levels[outcome][int(m)]
+                row.update({"look": looks[int(m)], "level": level, "significant": bool(row["p_val"] < level)})
+                did_rows.append(row)
     return pd.DataFrame(paired_rows), pd.DataFrame(did_rows)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
-from workbench.evaluation.stats import CORRECTIONS
+from workbench.evaluation.stats import CORRECTIONS, SPENDING
 from workbench.scoring.config import CHANNELS
 from workbench.yamlfiles import read_yaml
 
@@ -32,6 +32,7 @@ class EvaluationSettings:
     months: tuple[int, ...]
     alpha: float
     correction: str
+    sequential: str
     attribution_days: dict[str, int]
     breakdowns: tuple[str, ...]
     min_customers: int
@@ -43,7 +44,7 @@ class EvaluationSettings:
     srm_alpha: float
     meaningful: dict[str, float]
     reached_outcomes: tuple[str, ...]
-    margin_rate: float
+    margin_rate: float | None
     let_go_after_contacts: int
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -54,7 +55,7 @@ class EvaluationSettings:
 
 TOP_KEYS = {"month_days", "months", "alpha", "correction", "attribution_days", "breakdowns", "small_cell",
             "spend_cap_percentile", "bootstrap", "power", "srm_alpha", "meaningful", "reached_outcomes",
-            "margin_rate", "let_go_after_contacts"}
+            "margin_rate", "let_go_after_contacts", "sequential"}
 
 
 def parse_settings(doc: Any, source: str = "<settings>") -> EvaluationSettings:
@@ -66,6 +67,8 @@ def parse_settings(doc: Any, source: str = "<settings>") -> EvaluationSettings:
         ck.fail("months", f"expected a list of month numbers 1..12, got {shown(months)}")
     if not isinstance(doc["correction"], str) or doc["correction"] not in CORRECTIONS:
         ck.fail("correction", f"must be one of {list(CORRECTIONS)}, got {shown(doc['correction'])}")
+    if not isinstance(doc["sequential"], str) or doc["sequential"] not in SPENDING:
+        ck.fail("sequential", f"must be one of {list(SPENDING)}, got {shown(doc['sequential'])}")
     att = ck.mapping(doc["attribution_days"], "attribution_days")
     if "default" not in att:
         ck.fail("attribution_days", "expected a mapping with a 'default' entry")
@@ -88,6 +91,7 @@ def parse_settings(doc: Any, source: str = "<settings>") -> EvaluationSettings:
         months=tuple(sorted(set(months))),
         alpha=ck.number(doc["alpha"], "alpha", 1e-6, 0.5),
         correction=doc["correction"],
+        sequential=doc["sequential"],
         attribution_days={str(k): int(v) for k, v in att.items()},
         breakdowns=tuple(bds),
         min_customers=ck.whole(small["min_customers"], "small_cell.min_customers", 1, 10**6),
@@ -100,7 +104,7 @@ def parse_settings(doc: Any, source: str = "<settings>") -> EvaluationSettings:
         meaningful={"came_back": ck.number(meaningful["came_back"], "meaningful.came_back", 0, 1),
                     "spend": ck.number(meaningful["spend"], "meaningful.spend", 0, 1e9)},
         reached_outcomes=tuple(reached),
-        margin_rate=ck.number(doc["margin_rate"], "margin_rate", 0, 1),
+        margin_rate=None if doc["margin_rate"] is None else ck.number(doc["margin_rate"], "margin_rate", 0, 1),
         let_go_after_contacts=ck.whole(doc["let_go_after_contacts"], "let_go_after_contacts", 1, 20),
         raw=copy.deepcopy(doc),
     )

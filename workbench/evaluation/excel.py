@@ -102,8 +102,10 @@ def _breakdown_sheet(wb, name: str, frame: pd.DataFrame) -> None:
 
 
 def write_evaluation_workbook(ev: RoundEvaluation, target: str | Path, trend: pd.DataFrame | None = None,
-                              lost: pd.DataFrame | None = None, early_warning: pd.DataFrame | None = None) -> Path:
-    """Write the evaluation workbook to ``target`` (atomically); returns the path."""
+                              lost: pd.DataFrame | None = None, early_warning: pd.DataFrame | None = None,
+                              campaign: pd.DataFrame | None = None) -> Path:
+    """Write the evaluation workbook to ``target`` (atomically); returns the path. ``campaign`` is
+    :func:`workbench.evaluation.trend.campaign_effect` (the effect across rounds, with its answer on top)."""
     target = Path(target)
     with excel_workbook(target) as wb:
         _summary_sheet(wb, ev)
@@ -117,6 +119,13 @@ def write_evaluation_workbook(ev: RoundEvaluation, target: str | Path, trend: pd
         write_frame(wb, "Checks", ev.checks)
         for name, frame in ev.breakdowns.groupby("breakdown", sort=False) if len(ev.breakdowns) else []:
             _breakdown_sheet(wb, LABELS.get(name, f"By {name}")[:31], frame)
+        if campaign is not None and len(campaign):
+            from workbench.evaluation.trend import campaign_verdict
+
+            en, zh = campaign_verdict(campaign, ev.data.settings.alpha)
+            ws = write_frame(wb, "Campaign effect", campaign)
+            ws.write_string(len(campaign) + 2, 0, cell_text(zh))
+            ws.write_string(len(campaign) + 3, 0, cell_text(en))
         if trend is not None and len(trend):
             ws = write_frame(wb, "Trend", trend)
             n = len(trend)

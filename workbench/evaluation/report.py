@@ -37,8 +37,9 @@ def run_evaluation_report(db: str | Path, output_dir: str | Path, *, campaign: s
     """Execute the evaluation notebook for a round and export it; returns the written files by kind."""
     from workbench.runner.notebooks import run_notebook
 
-    out = Path(output_dir)
+    out = Path(output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    db = Path(db).resolve()  # the notebook runs in another folder: a relative store path would not be found there
     executed = run_notebook(NOTEBOOK, out / "evaluation.ipynb",
                             {"db": str(db), "campaign": campaign or "", "round": round_id or "", "months": int(months),
                              "alpha": float(alpha), "correction": correction, "output_dir": str(out),

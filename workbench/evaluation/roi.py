@@ -6,7 +6,9 @@ treated customer bought in the offered bundle's categories inside the window).
 Incremental spend = (treated mean - holdout mean) x treated customers, with
 the bootstrap interval of the mean difference scaled the same way; ROI =
 (margin_rate x incremental spend - cost) / cost, its interval from the
-interval of the incremental spend (cost is known).
+interval of the incremental spend (cost is known). With ``margin_rate`` unset
+the return is on revenue (margin 1), and every table and sentence says so
+(``basis`` = "revenue"): a return on revenue overstates the return on profit.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def round_roi(rd: RoundData, out: pd.DataFrame, amounts: pd.DataFrame) -> pd.Dat
     """Per month: contact cost, redeemed bundle cost, incremental spend with CI, net and ROI with CI."""
     contacts = contact_costs(rd)
     contact_cost = float(contacts["cost"].sum()) if len(contacts) else 0.0
-    margin = rd.settings.margin_rate
+    margin = 1.0 if rd.settings.margin_rate is None else rd.settings.margin_rate
+    basis = "revenue" if rd.settings.margin_rate is None else "profit"
     rows = []
     for m, g in out.groupby("month", sort=True):
         t = g[g["treat"] == 1]
@@ -59,5 +62,5 @@ def round_roi(rd: RoundData, out: pd.DataFrame, amounts: pd.DataFrame) -> pd.Dat
         rows.append({"month": m, "treated": n_t, "contact_attempts": int(contacts["attempts"].sum()) if len(contacts) else 0,
                      "contact_cost": contact_cost, "bundles_redeemed": len(redeemed), "bundle_cost": bundle_cost,
                      "cost": cost, "incremental_spend": incr, "incremental_lo": lo, "incremental_hi": hi,
-                     "margin_rate": margin, "net": margin * incr - cost, "roi": roi[0], "roi_lo": roi[1], "roi_hi": roi[2]})
+                     "margin_rate": margin, "basis": basis, "net": margin * incr - cost, "roi": roi[0], "roi_lo": roi[1], "roi_hi": roi[2]})
     return pd.DataFrame(rows)

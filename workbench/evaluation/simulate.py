@@ -16,16 +16,19 @@ What is planted (``workbench.data.demo.CAMPAIGN_EFFECT`` and the constants below
   ``CAMPAIGN_EFFECT["treatment"]`` (0.18) for treated customers, and
   ``CAMPAIGN_EFFECT["no_need_treatment"]`` (0.10, no effect) for treated
   customers whose round reason is ``no_need``. The return day is uniform over
-  the horizon from the customer's start (first attempt, else the round date),
-  so the planted difference inside an evaluation window of ``L`` days is
-  ``L / horizon`` of it (see :func:`planted_difference`).
+  the horizon from the round date, for both arms alike (the evaluation's clock
+  starts there for both), so the planted difference inside an evaluation window
+  of ``L`` days is ``L / horizon`` of it (see :func:`planted_difference`).
 * Visits: 1 + Poisson(0.4) per returning customer; each visit buys in the
-  offered bundle's categories with probability 0.6 (treated) or 0.25 (holdout,
-  who buy those categories anyway sometimes), else in a category drawn from
-  the store's history; amounts are the category's median in the store times
-  a lognormal(0, 0.4) factor.
+  offered bundle's categories with probability ``offer_match_treatment`` (0.6)
+  or ``offer_match_holdout`` (0.25: people buy those categories anyway
+  sometimes), else in a category drawn from the store's history; amounts are
+  the category's median in the store times a lognormal(0, 0.4) factor.
 * Engagement (an event other than a complaint) within the horizon:
-  probability 0.05 (holdout) and 0.08 (treated).
+  probability ``engagement_holdout`` (0.05) and ``engagement_treatment`` (0.08).
+
+Every planted number can be given in ``effect``; :func:`null_effect` gives a
+campaign that changes nothing (the A/A rounds of the calibration benchmark).
 """
 
 from __future__ import annotations
@@ -51,6 +54,28 @@ DEFAULT_HORIZON = 90
 
 class SimulationError(ValueError):
     """The round cannot be simulated as asked (for example: it was simulated already)."""
+
+
+def full_effect(effect: dict[str, float] | None = None) -> dict[str, float]:
+    """The planted effect with every key: ``effect`` over the demo's defaults; refused if a value is not a rate."""
+    out = {**CAMPAIGN_EFFECT, "engagement_holdout": ENGAGEMENT_EFFECT["holdout"],
+           "engagement_treatment": ENGAGEMENT_EFFECT["treatment"], "offer_match_holdout": OFFER_MATCH["holdout"],
+           "offer_match_treatment": OFFER_MATCH["treatment"]}
+    unknown = set(effect or {}) - set(out)
+    if unknown:
+        raise SimulationError(f"effect: unknown keys {sorted(unknown)}; known: {sorted(out)}")
+    out.update(effect or {})
+    bad = {k: v for k, v in out.items() if not (isinstance(v, (int, float)) and 0 <= v <= 1)}
+    if bad:
+        raise SimulationError(f"effect: every value must be a probability between 0 and 1, got {bad}")
+    return {k: float(v) for k, v in out.items()}
+
+
+def null_effect(return_rate: float = CAMPAIGN_EFFECT["holdout"]) -> dict[str, float]:
+    """A campaign with no effect at all: both arms return, engage and buy the offered categories alike."""
+    return {"holdout": return_rate, "treatment": return_rate, "no_need_treatment": return_rate,
+            "engagement_holdout": ENGAGEMENT_EFFECT["holdout"], "engagement_treatment": ENGAGEMENT_EFFECT["holdout"],
+            "offer_match_holdout": OFFER_MATCH["holdout"], "offer_match_treatment": OFFER_MATCH["holdout"]}
 
 
 def return_probability(arm: pd.Series, reason: pd.Series, effect: dict[str, float] = CAMPAIGN_EFFECT) -> np.ndarray:
@@ -92,10 +117,7 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
     Returns counts and ``data_end``, the last day simulated (pass it as the
     evaluation's ``as_of``: every window up to ``horizon_days`` has then ended).
     """
-    effect = dict(CAMPAIGN_EFFECT if effect is None else effect)
-    missing = {"holdout", "treatment", "no_need_treatment"} - set(effect)
-    if missing:
-        raise SimulationError(f"effect: missing {sorted(missing)}")
+    effect = full_effect(effect)
     rng = np.random.default_rng([seed, 7])
     prefix = f"SIM-{round_id}-"
     with connect(db) as con:
@@ -131,9 +153,7 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
                 "outcome": outcomes, "notes": "simulated", "source_file": f"simulation seed {seed}"})
             if "attempts" in attempt_cols:
                 attempts["attempts"] = 1
-            existing = attempts[["customer_id", "attempt_date"]].rename(columns={"attempt_date": "first"})
-        first = a["customer_id"].map(existing.set_index("customer_id")["first"]) if len(existing) else pd.Series(pd.NaT, index=a.index)
-        start = pd.to_datetime(first).where(treated & pd.to_datetime(first).notna(), rd)
+        start = pd.Series(rd, index=a.index)  # both arms' behaviour runs from the round date
 
         # --- returns, visits and what they bought
         p = return_probability(a["arm"], a["reason"], effect)
@@ -151,7 +171,7 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
         weights = cats["n"].to_numpy(float) / cats["n"].sum() if len(cats) else np.array([1.0])
         offered = bundles.groupby("bundle")["category"].apply(list).to_dict() if len(bundles) else {}
         cat = rng.choice(all_cats, len(vi), p=weights).astype(object)
-        match_p = np.where(treated[vi], OFFER_MATCH["treatment"], OFFER_MATCH["holdout"])
+        match_p = np.where(treated[vi], effect["offer_match_treatment"], effect["offer_match_holdout"])
         bundle_of = a["bundle"].to_numpy()[vi]
         for j in np.flatnonzero(rng.random(len(vi)) < match_p):
             options = offered.get(bundle_of[j])
@@ -168,7 +188,7 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
         tx["_key"] = tx["transaction_id"]
 
         # --- non-spend engagement
-        pe = np.where(treated, ENGAGEMENT_EFFECT["treatment"], ENGAGEMENT_EFFECT["holdout"])
+        pe = np.where(treated, effect["engagement_treatment"], effect["engagement_holdout"])
         ei = np.flatnonzero(rng.random(n) < pe)
         edate = start.to_numpy()[ei] + pd.to_timedelta(rng.integers(0, horizon_days, len(ei)), unit="D").to_numpy()
         ev = pd.DataFrame({
@@ -181,7 +201,8 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
         end = (start.max() + pd.Timedelta(days=horizon_days - 1)).date()
         con.register("_tx", tx)
         con.register("_ev", ev)
-        con.register("_at", attempts)
+        if len(attempts):  # an empty frame without columns cannot be registered (a round with attempts already)
+            con.register("_at", attempts)
         try:
             with transaction(con):
                 if done:
@@ -193,7 +214,7 @@ def simulate_round(db: str | Path | None, round_id: str, *, seed: int = 0, effec
                 if len(attempts):
                     con.execute("INSERT INTO contact_attempts BY NAME SELECT * FROM _at")
         finally:
-            for name in ("_tx", "_ev", "_at"):
+            for name in ("_tx", "_ev", "_at") if len(attempts) else ("_tx", "_ev"):
                 con.unregister(name)
     return {"round_id": round_id, "customers": n, "returned": int(back.sum()), "transactions": len(tx),
             "events": len(ev), "attempts": len(attempts), "data_end": end, "effect": effect}
@@ -220,8 +241,8 @@ def write_synthetic_round(db: str | Path | None, customers: pd.DataFrame, round_
     if "arm" not in a.columns:
         a["arm"] = np.where(rng.random(len(a)) < holdout_share, "holdout", "treatment")
     a["round_id"] = round_id
-    keep = ["round_id", "customer_id", "arm", "tier", "stage", "reason", "reason_source", "script_step", "channel",
-            "bundle", "agent"]
+    keep = ["round_id", "customer_id", "arm", "arm_name", "tier", "stage", "reason", "reason_source", "script_step",
+            "channel", "bundle", "agent", "cohort_round"]
     a = a[[c for c in keep if c in a.columns]]
     definition = definition or {}
     bundles = pd.DataFrame([{"campaign_id": campaign_id, "bundle": b, "category": c, "cost": float(spec.get("cost", 0)),

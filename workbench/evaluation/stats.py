@@ -254,36 +254,40 @@ def did(treat, pre, post, groups=None, alpha: float = 0.05) -> pd.DataFrame:
     Inputs are per customer (arm as 0/1, pre- and post-period outcome); the
     long frame has two rows per customer, clustered on the customer.
     """
-    import statsmodels.formula.api as smf
+    import statsmodels.api as sm
 
     treat = np.asarray(treat, dtype=float)
     n = len(treat)
     groups = np.arange(n) if groups is None else pd.factorize(np.asarray(groups))[0]
-    long = pd.DataFrame({"y": np.r_[np.asarray(pre, float), np.asarray(post, float)],
-                         "treat": np.r_[treat, treat], "post": np.r_[np.zeros(n), np.ones(n)],
-                         "g": np.r_[groups, groups]})
+    y = np.r_[np.asarray(pre, float), np.asarray(post, float)]
+    tt = np.r_[treat, treat]
+    after = np.r_[np.zeros(n), np.ones(n)]
+    X = np.column_stack([np.ones(2 * n), tt, after, tt * after])
     with warnings.catch_warnings(), np.errstate(all="ignore"):  # degenerate tiny cells give NaN, not noise
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = smf.ols("y ~ treat * post", data=long).fit(cov_type="cluster", cov_kwds={"groups": long["g"]})
-        est, se = float(fit.params["treat:post"]), float(fit.bse["treat:post"])
-        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat:post"])
-        p = float(fit.pvalues["treat:post"])
+        fit = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": np.r_[groups, groups]})
+        est, se = float(fit.params[3]), float(fit.bse[3])
+        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[3])
+        p = float(fit.pvalues[3])
     return pd.DataFrame([{"did": est, "se": se, "did_lo": lo, "did_hi": hi, "p_val": p, "n_customers": n}])
 
 
 def ancova(treat, pre, post, alpha: float = 0.05) -> pd.DataFrame:
     """The CUPED/ANCOVA estimate: OLS ``post ~ treat + pre`` with HC1 robust errors; the ``treat`` coefficient."""
-    import statsmodels.formula.api as smf
+    import statsmodels.api as sm
 
-    frame = pd.DataFrame({"post": np.asarray(post, float), "treat": np.asarray(treat, float),
-                          "pre": np.asarray(pre, float)})
-    formula = "post ~ treat" if frame["pre"].var() == 0 else "post ~ treat + pre"  # no pre variation: plain difference
+    y = np.asarray(post, float)
+    t = np.asarray(treat, float)
+    x = np.asarray(pre, float)
+    has_pre = bool(np.var(x) > 0)  # no pre variation: the plain difference
+    X = np.column_stack([np.ones(len(y)), t, x] if has_pre else [np.ones(len(y)), t])
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = smf.ols(formula, data=frame).fit(cov_type="HC1")
-        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha).loc["treat"])
-        row = {"estimate": float(fit.params["treat"]), "se": float(fit.bse["treat"]), "est_lo": lo, "est_hi": hi,
-               "p_val": float(fit.pvalues["treat"]), "pre_coef": float(fit.params.get("pre", math.nan)), "n": len(frame)}
+        fit = sm.OLS(y, X).fit(cov_type="HC1")
+        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[1])
+        row = {"estimate": float(fit.params[1]), "se": float(fit.bse[1]), "est_lo": lo, "est_hi": hi,
+               "p_val": float(fit.pvalues[1]), "pre_coef": float(fit.params[2]) if has_pre else math.nan,
+               "n": len(y)}
     return pd.DataFrame([row])
 
 
@@ -298,27 +302,43 @@ def srm(observed: Sequence[int], planned_shares: Sequence[float]) -> pd.DataFram
     return pd.DataFrame([{"chi2": float(res.statistic), "p_val": float(res.pvalue)}])
 
 
-def mde_proportion(n_t: int, n_h: int, baseline: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest rise over ``baseline`` detectable with ``power`` (statsmodels ``NormalIndPower`` on Cohen's h)."""
-    from statsmodels.stats.power import NormalIndPower
+def _solve_effect(power_of, power: float, guess: float) -> float:
+    """The effect size at which ``power_of(effect)`` reaches ``power`` (brentq around the normal-theory
+    ``guess``; power rises with the effect)."""
+    from scipy.optimize import brentq
 
+    lo, hi = guess / 2, guess * 2
+    while power_of(hi) < power:
+        hi *= 2
+    while power_of(lo) > power:
+        lo /= 2
+    return float(brentq(lambda e: power_of(e) - power, lo, hi, xtol=1e-14, rtol=1e-12))
+
+
+def mde_proportion(n_t: int, n_h: int, baseline: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest rise over ``baseline`` detectable with ``power``: the two-sided normal test on Cohen's h
+    (what statsmodels ``NormalIndPower`` solves, here solved directly: it is called per cell and month)."""
     if n_t < 2 or n_h < 2:
         return math.nan
-    h = NormalIndPower().solve_power(effect_size=None, nobs1=n_t, alpha=alpha, power=power,
-                                     ratio=n_h / n_t, alternative="two-sided")
-    angle = math.asin(math.sqrt(min(max(baseline, 0.0), 1.0))) + float(np.ravel(h)[0]) / 2
+    se = math.sqrt(1 / n_t + 1 / n_h)
+    z = _z(alpha)
+    h = _solve_effect(lambda e: float(st.norm.sf(z - e / se) + st.norm.cdf(-z - e / se)), power,
+                      (z + float(st.norm.ppf(power))) * se)
+    angle = math.asin(math.sqrt(min(max(baseline, 0.0), 1.0))) + h / 2
     return (math.sin(min(angle, math.pi / 2)) ** 2) - baseline
 
 
 def mde_mean(n_t: int, n_h: int, sd: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest detectable difference of means (statsmodels ``TTestIndPower`` effect size times ``sd``)."""
-    from statsmodels.stats.power import TTestIndPower
-
+    """Smallest detectable difference of means: the two-sided two-sample t test's noncentral t power
+    (what statsmodels ``TTestIndPower`` solves) for Cohen's d, times ``sd``."""
     if n_t < 2 or n_h < 2 or not sd > 0:
         return math.nan
-    d = TTestIndPower().solve_power(effect_size=None, nobs1=n_t, alpha=alpha, power=power,
-                                    ratio=n_h / n_t, alternative="two-sided")
-    return float(np.ravel(d)[0]) * sd  # solve_power returns a 1-element array on some inputs
+    df = n_t + n_h - 2
+    se = math.sqrt(1 / n_t + 1 / n_h)
+    tc = float(st.t.ppf(1 - alpha / 2, df))
+    d = _solve_effect(lambda e: float(st.nct.sf(tc, df, e / se) + st.nct.cdf(-tc, df, e / se)), power,
+                      (tc + float(st.norm.ppf(power))) * se)
+    return d * sd
 
 
 def adjust(p_values, method: str = "holm", alpha: float = 0.05) -> np.ndarray:
@@ -359,3 +379,143 @@ def cap(values, percentile: float) -> tuple[np.ndarray, float]:
     pos = v[v > 0]
     limit = float(np.percentile(pos, percentile)) if len(pos) else math.inf
     return np.minimum(v, limit), limit
+
+
+#: Alpha-spending functions for repeated looks at one round (Lan & DeMets 1983).
+SPENDING = ("obrien_fleming", "pocock", "none")
+
+
+def spent_alpha(t: float, alpha: float, spending: str = "obrien_fleming") -> float:
+    """Cumulative two-sided alpha spent by information fraction ``t`` (0 < t <= 1).
+
+    ``obrien_fleming``: Lan-DeMets' O'Brien-Fleming-like function on each side,
+    ``2 (2 - 2 Phi(z_{1-alpha/4} / sqrt(t)))`` (little early, nearly all at the end; three equally spaced
+    looks at alpha 0.05 give the published boundaries 3.710, 2.511, 1.993);
+    ``pocock``: ``alpha log(1 + (e - 1) t)``; ``none``: every look at ``alpha`` (no accounting).
+    """
+    if spending not in SPENDING:
+        raise ValueError(f"spending must be one of {SPENDING}, got {spending!r}")
+    t = min(max(float(t), 0.0), 1.0)
+    if spending == "none":
+        return alpha
+    if t <= 0:
+        return 0.0
+    if spending == "pocock":
+        return float(alpha * math.log(1 + (math.e - 1) * t))
+    return float(2 * (2 - 2 * st.norm.cdf(_z(alpha / 2) / math.sqrt(t))))
+
+
+def look_correlation(influence) -> np.ndarray:
+    """Correlation of estimates from their per-unit influence values (an n x K array, one column per look).
+
+    The covariance of two estimates is the sum over units of the products of their influence values (the
+    sandwich); it is what makes looks at cumulative windows of the same customers correlated.
+    """
+    f = np.asarray(influence, float)
+    cov = f.T @ f
+    sd = np.sqrt(np.diag(cov))
+    with np.errstate(all="ignore"):
+        corr = cov / np.outer(sd, sd)
+    corr[~np.isfinite(corr)] = 0.0
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def mean_difference_influence(values, treat) -> np.ndarray:
+    """Influence values of treated-minus-holdout mean differences (an n x K array of outcomes, one per look)."""
+    y = np.asarray(values, float)
+    if y.ndim == 1:
+        y = y[:, None]
+    t = np.asarray(treat).astype(bool)
+    out = np.zeros_like(y)
+    for arm, sign in ((t, 1.0), (~t, -1.0)):
+        n = int(arm.sum())
+        if n:
+            out[arm] = sign * (y[arm] - y[arm].mean(axis=0)) / n
+    return out
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(96)
+
+
+def _inside(bounds: Sequence[float], corr: np.ndarray) -> float:
+    """P(|Z_i| < bounds_i for all i) for a standard normal vector with correlation ``corr``.
+
+    One or two dimensions are integrated exactly enough by Gauss-Legendre quadrature (96 nodes a side) over
+    the first look(s) of the conditional normal law of the last; three or more use scipy's multivariate
+    normal CDF (Genz's quasi-Monte Carlo, seeded). A look that repeats an earlier one (correlation 1) is
+    folded into it first: its region is the narrower of the two.
+    """
+    b = [float(x) for x in bounds]
+    r = np.asarray(corr, float)
+    keep: list[int] = []
+    for j in range(len(b)):
+        twin = next((i for i in keep if r[i, j] > 1 - 1e-9), None)
+        if twin is None:
+            keep.append(j)
+        else:
+            b[twin] = min(b[twin], b[j])
+    b = [b[i] for i in keep]
+    r = r[np.ix_(keep, keep)]
+    k = len(b)
+    if any(x <= 0 for x in b):
+        return 0.0
+    if k == 1:
+        return float(2 * st.norm.cdf(b[0]) - 1)
+    if k == 2:
+        rho = r[0, 1]
+        z = _GL_NODES * b[0]
+        w = _GL_WEIGHTS * b[0] * st.norm.pdf(z)
+        s = math.sqrt(max(1 - rho ** 2, 1e-300))
+        return float(np.sum(w * (st.norm.cdf((b[1] - rho * z) / s) - st.norm.cdf((-b[1] - rho * z) / s))))
+    if k == 3:
+        z1, z2 = np.meshgrid(_GL_NODES * b[0], _GL_NODES * b[1], indexing="ij")
+        w = np.outer(_GL_WEIGHTS * b[0], _GL_WEIGHTS * b[1])
+        pts = np.stack([z1.ravel(), z2.ravel()], axis=1)
+        r2 = r[:2, :2]
+        dens = st.multivariate_normal(np.zeros(2), r2, allow_singular=True).pdf(pts)
+        beta = np.linalg.solve(r2, r[:2, 2])
+        mean = pts @ beta
+        sd = math.sqrt(max(1 - float(r[:2, 2] @ beta), 1e-300))
+        cond = st.norm.cdf((b[2] - mean) / sd) - st.norm.cdf((-b[2] - mean) / sd)
+        return float(np.sum(w.ravel() * dens * cond))
+    mvn = st.multivariate_normal(mean=np.zeros(k), cov=r + np.eye(k) * 1e-9, allow_singular=True,
+                                 abseps=1e-6, releps=1e-5)
+    hi = np.array(b)
+    return float(mvn.cdf(hi, lower_limit=-hi, rng=np.random.default_rng(20261031)))
+
+
+def look_levels(fractions: Sequence[float], corr, alpha: float = 0.05, spending: str = "obrien_fleming") -> np.ndarray:
+    """Nominal two-sided p-value thresholds for K repeated looks that together spend ``alpha``.
+
+    Look k is significant when its p-value is below ``levels[k]``. The boundaries are the group-sequential
+    ones for the spending function at the information ``fractions`` (planned: month / last month), under
+    the joint normal law of the look statistics with correlation ``corr`` (estimated from the data, see
+    :func:`look_correlation`): boundary ``c_k`` solves ``P(|Z_i| < c_i for all i <= k) = 1 - spent(t_k)``,
+    so the chance that *any* look crosses under no effect is ``alpha`` (:func:`_inside` computes the
+    probabilities). With ``spending='none'`` every level is ``alpha``.
+    """
+    from scipy.optimize import brentq
+
+    fr = np.asarray(fractions, float)
+    k = len(fr)
+    if spending == "none":
+        return np.full(k, float(alpha))
+    r = np.asarray(corr, float).reshape(k, k)
+    r = (r + r.T) / 2
+    bounds: list[float] = []
+    levels = np.empty(k)
+    for j in range(k):
+        target = 1 - spent_alpha(fr[j], alpha, spending)
+        if j == 0:
+            c = float(st.norm.isf((1 - target) / 2)) if target < 1 else math.inf
+        else:
+            sub = r[: j + 1, : j + 1]
+
+            def gap(c: float) -> float:
+                return _inside([*bounds, c], sub) - target
+
+            c = math.inf if gap(40.0) <= 0 else float(brentq(gap, 0.0, 12.0 if gap(12.0) > 0 else 40.0, xtol=1e-6))
+        bounds.append(min(c, 40.0))
+        levels[j] = 2 * float(st.norm.sf(c)) if np.isfinite(c) else 0.0
+    return levels

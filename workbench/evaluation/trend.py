@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as st
 
 from workbench.data.store import connect
 from workbench.evaluation.config import EvaluationSettings
+from workbench.evaluation.evaluate import evaluate_round
 from workbench.evaluation.outcomes import customer_outcomes
 from workbench.evaluation.roi import contact_costs, redeemed_bundle_cost
 from workbench.evaluation.rounds import campaign_rounds, data_end, load_round
@@ -155,3 +157,86 @@ def early_warning_hits(db: str | Path | None, end: Any = None, lost_days: float 
         if f"{col}_flagged" in wide and f"{col}_unflagged" in wide:
             wide[f"{col}_ratio"] = wide[f"{col}_flagged"] / wide[f"{col}_unflagged"]
     return wide.rename(columns={"lapsed_rate_flagged": "hit_rate"})
+
+
+def campaign_effect(db: str | Path | None, campaign_id: str, *, as_of: Any = None,
+                    settings: EvaluationSettings | None = None) -> pd.DataFrame:
+    """The campaign-level effect across its rounds: is the programme worth continuing?
+
+    Each round contributes the customers whose arm it drew (its cohort), measured from its own round date
+    at its last month whose windows have all ended (else the last month asked for, ``complete`` False):
+    incremental returns = (treated rate - holdout rate) x treated, and the same for spend, each with its
+    normal 95% interval. Cohorts are disjoint and independently randomised, so the campaign row adds the
+    increments and their variances. One row per round, oldest first, then a ``round_id`` "campaign" row.
+    """
+    rounds = campaign_rounds(db, campaign_id)
+    rows = []
+    for rid in rounds["round_id"]:
+        ev = evaluate_round(db, rid, as_of=as_of, settings=settings)
+        alpha = ev.data.settings.alpha
+        z = float(st.norm.ppf(1 - alpha / 2))
+        cb = ev.rates[ev.rates["outcome"] == "came_back"]
+        if cb.empty:
+            continue
+        done = cb[cb["look"] != "open"]
+        r = (done if len(done) else cb).sort_values("month").iloc[-1]
+        sp = ev.amounts[(ev.amounts["outcome"] == "spend") & (ev.amounts["month"] == r["month"])]
+        n_t, n_h = int(r["n_treat"]), int(r["n_hold"])
+        pt, ph = float(r["rate_treat"]), float(r["rate_hold"])
+        se = float(np.sqrt(pt * (1 - pt) / n_t + ph * (1 - ph) / n_h)) if n_t and n_h else np.nan
+        spend_diff = float(sp["diff"].iloc[0]) if len(sp) else np.nan
+        spend_se = float((sp["diff_hi"].iloc[0] - sp["diff_lo"].iloc[0]) / (2 * z)) if len(sp) else np.nan
+        roi = ev.roi[ev.roi["month"] == r["month"]]
+        rows.append({"round_id": rid, "round_date": ev.data.round_date, "month": int(r["month"]),
+                     "complete": r["look"] != "open", "treated": n_t, "holdout": n_h, "rate_treat": pt,
+                     "rate_hold": ph, "diff": pt - ph, "incremental_returns": (pt - ph) * n_t,
+                     "returns_se": se * n_t, "incremental_spend": spend_diff * n_t, "spend_se": spend_se * n_t,
+                     "cost": float(roi["cost"].iloc[0]) if len(roi) else 0.0, "z": z})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    z = float(frame["z"].iloc[0])
+    total = {"round_id": "campaign", "round_date": frame["round_date"].max(), "month": np.nan,
+             "complete": bool(frame["complete"].all()), "treated": int(frame["treated"].sum()),
+             "holdout": int(frame["holdout"].sum()),
+             "rate_treat": float((frame["rate_treat"] * frame["treated"]).sum() / frame["treated"].sum()),
+             "rate_hold": float((frame["rate_hold"] * frame["holdout"]).sum() / frame["holdout"].sum()),
+             "incremental_returns": float(frame["incremental_returns"].sum()),
+             "returns_se": float(np.sqrt((frame["returns_se"] ** 2).sum())),
+             "incremental_spend": float(frame["incremental_spend"].sum()),
+             "spend_se": float(np.sqrt((frame["spend_se"] ** 2).sum())), "cost": float(frame["cost"].sum()), "z": z}
+    total["diff"] = total["incremental_returns"] / total["treated"]
+    frame = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    for what, se in (("returns", "returns_se"), ("spend", "spend_se")):
+        frame[f"incremental_{what}_lo"] = frame[f"incremental_{what}"] - z * frame[se]
+        frame[f"incremental_{what}_hi"] = frame[f"incremental_{what}"] + z * frame[se]
+    frame["p_val"] = 2 * st.norm.sf(np.abs(frame["incremental_returns"] / frame["returns_se"]))
+    return frame.drop(columns=["z"])
+
+
+def campaign_verdict(effect: pd.DataFrame, alpha: float = 0.05) -> tuple[str, str]:
+    """The answer to "is it worth continuing?" in English and Chinese, from :func:`campaign_effect`."""
+    if effect is None or effect.empty:
+        return ("No evaluated rounds yet.", "还没有可评估的轮次。")
+    t = effect[effect["round_id"] == "campaign"].iloc[0]
+    n = len(effect) - 1
+    inc, lo, hi = t["incremental_returns"], t["incremental_returns_lo"], t["incremental_returns_hi"]
+    ci = f"{lo:,.0f} to {hi:,.0f}"
+    pending = "" if t["complete"] else " (the newest round's months are still open: provisional)"
+    pending_zh = "" if t["complete"] else "（最新一轮尚未满期，为暂定结果）"
+    if lo > 0:
+        en = (f"Over {n} round(s) the programme brought back {inc:,.0f} customers more than the holdout would have "
+              f"(95% CI {ci}), for a cost of {t['cost']:,.0f}: worth continuing{pending}.")
+        zh = (f"{n} 轮挽回合计比对照组多带回 {inc:,.0f} 位客户（95% 置信区间 {lo:,.0f} 至 {hi:,.0f}），"
+              f"成本 {t['cost']:,.0f}：值得继续{pending_zh}。")
+    elif hi < 0:
+        en = (f"Over {n} round(s) the programme brought back {abs(inc):,.0f} customers fewer than the holdout "
+              f"(95% CI {ci}): contact is driving customers away; stop and review the scripts{pending}.")
+        zh = (f"{n} 轮挽回合计比对照组少带回 {abs(inc):,.0f} 位客户（95% 置信区间 {lo:,.0f} 至 {hi:,.0f}）："
+              f"联系反而让客户流失，应暂停并检查话术{pending_zh}。")
+    else:
+        en = (f"Over {n} round(s) the programme's effect is {inc:,.0f} customers (95% CI {ci}): not distinguishable "
+              f"from zero yet, for a cost of {t['cost']:,.0f}{pending}.")
+        zh = (f"{n} 轮挽回合计效果为 {inc:,.0f} 位客户（95% 置信区间 {lo:,.0f} 至 {hi:,.0f}）：尚无法与零区分，"
+              f"成本 {t['cost']:,.0f}{pending_zh}。")
+    return en, zh
