@@ -1,7 +1,8 @@
 """The ``workbench`` command: one entry point, one subcommand per job.
 
-Exit codes scripts and schedulers rely on: 0 success, 2 validation errors in
-input (every problem printed to stderr), 1 anything else. A busy store (another
+Exit codes scripts and schedulers rely on: 0 success, 2 for a user's mistake (a
+bad file, value or config, or a round or survey that does not exist: every error
+of :mod:`workbench.errors` says which), 1 anything else. A busy store (another
 process kept it locked past ``$WORKBENCH_LOCK_WAIT``), a full disk or a folder
 that is not writable end with one paragraph on stderr saying what failed, where,
 and what to do, never with a bare traceback.
@@ -14,6 +15,7 @@ import importlib
 import sys
 from pathlib import Path
 
+from workbench.errors import WorkbenchError, exit_code
 from workbench.paths import ENV_DB, default_db_path
 
 #: Stage modules that add their own subcommands: each defines ``register(subparsers)`` adding parsers
@@ -131,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except WorkbenchError as exc:
+        report = getattr(exc, "report", None)
+        print(f"workbench: {report() if callable(report) else exc}", file=sys.stderr)
+        return exit_code(exc)
     except Exception as exc:
         message = failure_message(exc)
         if message is None:

@@ -14,12 +14,13 @@ from typing import Any
 import yaml
 
 from workbench.configcheck import shown
+from workbench.errors import ConfigError
 
 #: libyaml's parser when PyYAML was built with it (about 8x faster on a playbook), else the pure-Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class YamlFileError(ValueError):
+class YamlFileError(ConfigError):
     """A config file could not be read as YAML; ``why`` says why, the message names the file."""
 
     def __init__(self, path: Path | str, why: str):

@@ -31,6 +31,7 @@ import pandas as pd
 
 from workbench.data.problems import Problem, column_letter
 from workbench.data.readers import ReadError, detect_encoding
+from workbench.errors import InputError
 from workbench.surveys.phone_workbook import (COLUMNS_SHEET, META_SHEET, STATUS, WorkbookReadError,
                                               read_phone_workbook)
 from workbench.surveys.template import Survey, label
@@ -60,7 +61,7 @@ _FULLWIDTH = str.maketrans("０１２３４５６７８９：－／．", "012345
 _YEAR_FIRST = r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 
 
-class AnswerReadError(ValueError):
+class AnswerReadError(InputError):
     """A file could not be read at all; ``problems`` say where and why."""
 
     def __init__(self, problems: list[Problem]):

@@ -17,9 +17,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
     except ImportValidationError as exc:
         print(exc.report(), file=sys.stderr)
         return 2
-    except KeyError as exc:
-        print(f"workbench: error: {exc.args[0]}", file=sys.stderr)
-        return 1
     print(result.summary())
     for p in result.problems:
         print(f"  left out: {p}", file=sys.stderr)

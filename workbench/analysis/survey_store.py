@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import NotFound
 from workbench.data.store import connect
 from workbench.surveys.template import Choice, Condition, Question, Survey
 
@@ -54,7 +55,7 @@ def load_fielded_survey(db: str | Path | None, survey_id: str) -> FieldedSurvey:
         rows = con.execute(f"SELECT definition{design_col} FROM surveys WHERE survey_id = ?", [survey_id]).fetchall()
         if not rows:
             known = [r[0] for r in con.execute("SELECT survey_id FROM surveys ORDER BY survey_id").fetchall()]
-            raise KeyError(f"no survey {survey_id!r} in the store; known: {', '.join(known) or 'none'}")
+            raise NotFound(f"no survey {survey_id!r} in the store; known: {', '.join(known) or 'none'}")
         sample = con.execute("SELECT * FROM survey_sample WHERE survey_id = ? ORDER BY case_id, customer_id",
                              [survey_id]).df()
     definition, design = rows[0]

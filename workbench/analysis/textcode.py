@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.configcheck import ConfigChecker, Problem, problem_lines, shown
+from workbench.errors import ConfigError
 from workbench.surveys.taxonomy import REASON_CODES
 from workbench.surveys.template import Survey
 from workbench.yamlfiles import read_yaml
@@ -23,7 +24,7 @@ DICTIONARY_PATH = Path(__file__).with_name("text_codes.yaml")
 LANGS = ("zh", "en")
 
 
-class DictionaryError(ValueError):
+class DictionaryError(ConfigError):
     """The keyword dictionary is malformed; the message names the file and key of every problem."""
 
 

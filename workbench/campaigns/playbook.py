@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
+from workbench.errors import ConfigError
 from workbench.paths import PROJECT_ROOT
 from workbench.scoring.config import ALL_STAGES, CHANNELS, ScoringConfigError, load_industry
 from workbench.scoring.stages import contact_policy
@@ -54,7 +55,7 @@ NO_BUNDLE_OFFER = {"zh": "暂无合适套餐：请记录客户的需求，下次
 SILENT_MODES = frozenset({"none"})
 
 
-class PlaybookError(ValueError):
+class PlaybookError(ConfigError):
     """The playbook is malformed; the message names the file and the key."""
 
 

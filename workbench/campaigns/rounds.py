@@ -19,12 +19,13 @@ from workbench.campaigns.assign import HISTORY_COLUMNS, OUTCOME_PRIORITY, RoundI
 from workbench.campaigns.playbook import Playbook, load_playbook
 from workbench.campaigns.reasons import known_reasons
 from workbench.data.store import connect, transaction
+from workbench.errors import InputError, NotFound
 
 CUSTOMER_FIELDS = ["customer_id", "name", "phone", "store", "preferred_channel", "preferred_time", "colour",
                    "age_band", "gender", "region", "do_not_contact"]
 
 
-class RoundError(ValueError):
+class RoundError(InputError):
     """A round cannot be created, replaced or closed as asked."""
 
 
@@ -150,7 +151,7 @@ def read_round(db: str | Path | None, round_id: str) -> pd.DataFrame:
     round's date, campaign and seed; ordered by priority. KeyError if there is no such round."""
     with connect(db, read_only=True) as con:
         if not _rows(con, "SELECT 1 FROM rounds WHERE round_id = ?", [round_id]):
-            raise KeyError(f"no round {round_id!r} in {db}")
+            raise NotFound(f"no round {round_id!r} in {db}")
         return con.execute("""
             SELECT a.*, r.campaign_id, r.round_date, r.seed, r.holdout_share, r.status AS round_status
             FROM assignments a JOIN rounds r USING (round_id)
@@ -174,7 +175,7 @@ def close_round(db: str | Path | None, round_id: str) -> None:
     """Mark a round closed: its customers may enter the next round (which continues their sequence)."""
     with connect(db) as con:
         if not _rows(con, "SELECT 1 FROM rounds WHERE round_id = ?", [round_id]):
-            raise KeyError(f"no round {round_id!r} in {db}")
+            raise NotFound(f"no round {round_id!r} in {db}")
         con.execute("UPDATE rounds SET status = 'closed', closed_at = now()::TIMESTAMP WHERE round_id = ?", [round_id])
 
 
@@ -189,5 +190,5 @@ def round_date_of(db: str | Path | None, round_id: str) -> dt.date:
     with connect(db, read_only=True) as con:
         rows = _rows(con, "SELECT round_date FROM rounds WHERE round_id = ?", [round_id])
     if not rows:
-        raise KeyError(f"no round {round_id!r} in {db}")
+        raise NotFound(f"no round {round_id!r} in {db}")
     return rows[0][0]

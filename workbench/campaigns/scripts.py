@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import NotFound
 from workbench.campaigns.playbook import LANGUAGES, OUTCOMES, Playbook
 
 STAGE_LABELS = {"active": ("活跃期", "active"), "silent": ("沉默期", "silent"), "sleeping": ("睡眠期", "sleeping"),
@@ -99,7 +100,7 @@ def preview(plan_or_assignments: Any, playbook: Playbook, customer_id: str, lang
     d = getattr(plan_or_assignments, "details", details)
     row = a[a["customer_id"].astype(str) == str(customer_id)]
     if not len(row):
-        raise KeyError(f"customer {customer_id!r} is not in this round")
+        raise NotFound(f"customer {customer_id!r} is not in this round")
     r = row.iloc[0].to_dict()
     info = {}
     if d is not None and len(d):

@@ -32,12 +32,13 @@ from typing import Any
 import pandas as pd
 
 from workbench.campaigns.playbook import OUTCOMES, Playbook, load_playbook
+from workbench.errors import InputError, NotFound
 from workbench.campaigns.scripts import (CHANNEL_LABELS, SOURCE_LABELS, STAGE_LABELS, bundle_text, label,
                                          outcome_label, render_script, script_text)
 from workbench.data.problems import column_letter
 from workbench.data.store import connect, transaction
-from workbench.reports.files import cell_text, display_width, excel_workbook
 from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
+from workbench.reports.files import cell_text, display_width, excel_workbook
 
 LAYOUT_VERSION = "1"
 SUMMARY_SHEET, INSTRUCTIONS_SHEET = "汇总 Summary", "说明 Instructions"
@@ -76,7 +77,7 @@ INSTRUCTIONS = [
 ]
 
 
-class CallWorkbookError(ValueError):
+class CallWorkbookError(InputError):
     """A filled-in call workbook could not be read; the message lists every problem with its cell address."""
 
 
@@ -348,7 +349,7 @@ def _playbook_ref(db: str | Path | None, round_id: str) -> str:
     with connect(db, read_only=True) as con:
         rows = con.execute("SELECT playbook, playbook_file FROM rounds WHERE round_id = ?", [round_id]).fetchall()
     if not rows:
-        raise KeyError(f"no round {round_id!r} in {db}")
+        raise NotFound(f"no round {round_id!r} in {db}")
     name, file = rows[0]
     return file if file and Path(file).exists() else name
 

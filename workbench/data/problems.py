@@ -8,6 +8,7 @@ can go straight to the cell.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from workbench.errors import InputError
 
 
 def column_letter(index: int) -> str:
@@ -59,7 +60,7 @@ def _quote(value: str, limit: int = 60) -> str:
     return repr(text)
 
 
-class ImportValidationError(ValueError):
+class ImportValidationError(InputError):
     """Input files failed validation; nothing was written. ``problems`` lists every one found."""
 
     def __init__(self, problems: list[Problem]):

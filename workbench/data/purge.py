@@ -31,6 +31,7 @@ import pandas as pd
 
 from workbench.data.schema import load_schema
 from workbench.data.store import connect, quote_identifier as _q, require_room, transaction
+from workbench.errors import InputError
 from workbench.paths import default_db_path
 
 #: Columns of workbench-written tables that hold free text about a person, wherever a customer_id sits beside.
@@ -38,7 +39,7 @@ FREE_TEXT_COLUMNS = ("notes", "note", "detail", "comment", "text", "quote", "fre
 #: Survey answer types whose text is the person's own words (choice codes and numbers are kept).
 FREE_TEXT_TYPES = ("free_text",)
 
-class PurgeError(ValueError):
+class PurgeError(InputError):
     """The purge could not be done (unknown customer); nothing was changed."""
 
 

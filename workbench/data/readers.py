@@ -25,12 +25,13 @@ import duckdb
 
 from workbench.data.problems import Problem, column_letter
 from workbench.data.schema import Table, fold_header
+from workbench.errors import InputError
 
 SNIFF_BYTES = 1 << 16
 HEADER_SEARCH_ROWS = 10
 
 
-class ReadError(ValueError):
+class ReadError(InputError):
     """A file could not be read at all (encoding, emptiness, header); carries its problems."""
 
     def __init__(self, problems: list[Problem]):

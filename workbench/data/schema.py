@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from workbench.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
@@ -32,7 +33,7 @@ _COLUMN_KEYS = {"type", "required", "aliases", "values", "min", "max", "referenc
 _TABLE_KEYS = {"description", "key", "key_optional", "on_duplicate_key", "columns"}
 
 
-class SchemaError(ValueError):
+class SchemaError(ConfigError):
     """The schema file itself is malformed (a developer error, reported with the key)."""
 
 

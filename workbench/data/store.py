@@ -38,6 +38,7 @@ import duckdb
 import pandas as pd
 
 from workbench.data.schema import load_schema
+from workbench.errors import StoreBusy
 from workbench.paths import default_db_path
 
 DDL_PATH = Path(__file__).with_name("store.sql")
@@ -48,7 +49,7 @@ ENV_LOCK_WAIT = "WORKBENCH_LOCK_WAIT"
 CHECKPOINT_MARGIN = 16 * 1024 * 1024
 
 
-class StoreBusyError(RuntimeError):
+class StoreBusyError(StoreBusy):
     """Another process kept the database locked for longer than we were willing to wait."""
 
 

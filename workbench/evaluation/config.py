@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
+from workbench.errors import ConfigError
 from workbench.evaluation.stats import CORRECTIONS, SPENDING
 from workbench.scoring.config import CHANNELS
 from workbench.yamlfiles import read_yaml
@@ -21,7 +22,7 @@ SETTINGS_PATH = Path(__file__).with_name("settings.yaml")
 BREAKDOWN_COLUMNS = ("tier", "stage", "reason", "reason_source", "channel", "script_step", "agent", "bundle")
 
 
-class EvaluationConfigError(ValueError):
+class EvaluationConfigError(ConfigError):
     """The evaluation settings are invalid; the message names the source and the key."""
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import NotFound
 from workbench.data.store import connect
 from workbench.evaluation.config import EvaluationSettings, load_settings
 
@@ -79,7 +80,7 @@ def _assignments(db, round_id: str) -> pd.DataFrame:
                                FROM assignments a JOIN rounds r USING (round_id) WHERE a.round_id = ?""",
                             [round_id]).df()
     if frame.empty:
-        raise KeyError(f"no round {round_id!r} in {db}")
+        raise NotFound(f"no round {round_id!r} in {db}")
     return frame
 
 
@@ -89,7 +90,7 @@ def latest_round(db, campaign_id: str | None = None) -> str:
         rows = con.execute("SELECT round_id FROM rounds WHERE ? IS NULL OR campaign_id = ? "
                            "ORDER BY round_date DESC, round_id DESC LIMIT 1", [campaign_id, campaign_id]).fetchall()
     if not rows:
-        raise KeyError(f"no rounds{' of campaign ' + repr(campaign_id) if campaign_id else ''} in {db}")
+        raise NotFound(f"no rounds{' of campaign ' + repr(campaign_id) if campaign_id else ''} in {db}")
     return rows[0][0]
 
 
@@ -137,7 +138,7 @@ def load_round(db: str | Path | None, round_id: str, settings: EvaluationSetting
     """Read a round, its contact attempts and its campaign's costs and bundles from the store."""
     a = _assignments(db, round_id)
     if a.empty:
-        raise KeyError(f"round {round_id!r} has no assignments")
+        raise NotFound(f"round {round_id!r} has no assignments")
     campaign_id = str(a["campaign_id"].iloc[0])
     round_date = pd.Timestamp(a["round_date"].iloc[0]).date()
     with connect(db, read_only=True) as con:

@@ -42,6 +42,7 @@ import pandas as pd
 
 from workbench.data.demo import CAMPAIGN_EFFECT
 from workbench.data.store import connect, transaction
+from workbench.errors import InputError, NotFound
 from workbench.evaluation.outcomes import ENGAGEMENT_KINDS
 
 ATTEMPT_OUTCOMES = {"reached": .45, "interested": .15, "booked": .10, "not_reached": .30}
@@ -52,7 +53,7 @@ NECESSARY = {"maintenance", "repair", "tyres", "brakes", "handset", "battery"}
 DEFAULT_HORIZON = 90
 
 
-class SimulationError(ValueError):
+class SimulationError(InputError):
     """The round cannot be simulated as asked (for example: it was simulated already)."""
 
 
@@ -101,7 +102,7 @@ def planted_difference(customers: pd.DataFrame, days: np.ndarray | pd.Series, ef
 def _round(con, round_id: str) -> tuple[dt.date, pd.DataFrame]:
     rows = con.execute("SELECT round_date, campaign_id FROM rounds WHERE round_id = ?", [round_id]).fetchall()
     if not rows:
-        raise KeyError(f"no round {round_id!r} in the store")
+        raise NotFound(f"no round {round_id!r} in the store")
     a = con.execute("""SELECT a.customer_id, a.arm, a.reason, a.channel, a.agent, a.bundle, c.store
                        FROM assignments a LEFT JOIN customers c USING (customer_id)
                        WHERE a.round_id = ? AND a.arm IN ('treatment', 'holdout') ORDER BY a.customer_id""",

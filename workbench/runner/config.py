@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.configcheck import shown
+from workbench.errors import ConfigError
 from workbench.paths import PROJECT_ROOT
 from workbench.yamlfiles import YamlFileError, parse_yaml_file
 
@@ -32,7 +33,7 @@ BUILTIN_PLACEHOLDERS = ("month", "month_compact", "month_start", "month_end", "n
 NAME_RE = re.compile(r"^[^\W][\w.-]*$")  # letters (any script), digits, _ . - ; no separators, no leading dot
 
 
-class PipelineConfigError(ValueError):
+class PipelineConfigError(ConfigError):
     """A pipeline config file is invalid; the message lists every problem with its key path."""
 
     def __init__(self, source: str, problems: list[str]):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import InputError
 from workbench.paths import PROJECT_ROOT
 from workbench.reports.files import atomic_path
 
@@ -22,7 +23,7 @@ KERNEL_NAME = "winback-workbench"
 DEFAULT_TIMEOUT = 600
 
 
-class NotebookParameterError(ValueError):
+class NotebookParameterError(InputError):
     """Parameters passed to a notebook do not match its ``parameters`` cell."""
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.data.store import StoreBusyError
+from workbench.errors import StoreBusy
 from workbench.reports.files import write_error_message
 from workbench.runner.conditions import ConditionContext, describe, evaluate
 from workbench.runner.config import Step, load_config
@@ -39,7 +40,7 @@ from workbench.runner.plan import Plan, describe_plan, make_plan, resolve_hook
 Log = Callable[[str], None]
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(StoreBusy):
     """Another run of the same campaign month is in progress."""
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import ConfigError
 from workbench.paths import PROJECT_ROOT, inside, outputs_dir
 from workbench.runner.config import NAME_RE, PipelineConfig, Step, placeholders
 from workbench.runner.notebooks import NOTEBOOKS_DIR, notebook_parameters, parameter_problems
@@ -27,7 +28,7 @@ from workbench.runner.notebooks import NOTEBOOKS_DIR, notebook_parameters, param
 AUTO_PARAMETERS = ("db", "output_dir", "as_of")
 
 
-class PlanError(ValueError):
+class PlanError(ConfigError):
     """The plan cannot run; the message lists every problem."""
 
     def __init__(self, source: str, problems: list[str]):

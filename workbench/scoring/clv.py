@@ -27,8 +27,10 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
 
+from workbench.errors import WorkbenchError
 
-class FitError(RuntimeError):
+
+class FitError(WorkbenchError, RuntimeError):
     """The maximum-likelihood fit did not converge or the data cannot support it."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
+from workbench.errors import ConfigError
 from workbench.yamlfiles import bundled_names, read_config
 
 INDUSTRIES_DIR = Path(__file__).with_name("industries")
@@ -33,7 +34,7 @@ CHANNELS = ("phone", "sms", "wechat", "email", "letter", "visit")
 _WEIGHT_TOLERANCE = 1e-6
 
 
-class ScoringConfigError(ValueError):
+class ScoringConfigError(ConfigError):
     """The industry configuration is malformed; the message names the file and the key."""
 
 

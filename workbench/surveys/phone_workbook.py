@@ -26,9 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.data.problems import Problem, column_letter
+from workbench.errors import InputError
+from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 from workbench.reports.files import cell_text, display_width, excel_workbook
 from workbench.surveys.lint import DEFAULT_SLOTS
-from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 from workbench.surveys.template import Survey, label, skip_hint
 
 LAYOUT_VERSION = "1"
@@ -312,7 +313,7 @@ def _hidden_frame(wb, name: str, df: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- read-back
 
 
-class WorkbookReadError(ValueError):
+class WorkbookReadError(InputError):
     """A filled-in workbook could not be read; the message names file, sheet, row and column.
 
     ``problems`` holds each fault as a :class:`workbench.data.problems.Problem`."""

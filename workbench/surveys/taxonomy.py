@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.configcheck import ConfigChecker, shown
+from workbench.errors import ConfigError
 from workbench.paths import PROJECT_ROOT
 from workbench.yamlfiles import read_yaml
 
@@ -28,7 +29,7 @@ REASON_CODES: tuple[str, ...] = (
 LANGUAGES = ("zh", "en")
 
 
-class TaxonomyError(ValueError):
+class TaxonomyError(ConfigError):
     """The taxonomy file is malformed; the message names the file and the key."""
 
 

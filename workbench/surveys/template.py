@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.configcheck import ConfigChecker, problem_lines, shown
+from workbench.errors import ConfigError
 from workbench.surveys.taxonomy import LANGUAGES, REASON_CODES, TEMPLATES_DIR
 from workbench.yamlfiles import YamlFileError, parse_yaml_file
 
@@ -41,7 +42,7 @@ _CHOICE_KEYS = {"name", "label", "reason", "score", "other"}
 _CONDITION_KEYS = {"question", "equals", "in", "min", "max"}
 
 
-class TemplateError(ValueError):
+class TemplateError(ConfigError):
     """A template was refused; ``problems`` lists (file, key path, message) for every fault found."""
 
     def __init__(self, problems: list[tuple[str, str, str]]):
