@@ -29,7 +29,7 @@ table (focus group vs rest × named yes/no: Pearson chi-square without Yates, Fi
 Cochran's rule flags small cells); Wilson intervals for the shares and Newcombe's hybrid score interval
 for the difference (``statsmodels`` ``confint_proportions_2indep(method="newcomb")``).
 
-Either way the p-values are corrected across reasons with :func:`workbench.analysis.crosstab.adjust`.
+Either way the p-values are corrected across reasons with :func:`workbench.stats.adjust`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from workbench.analysis.crosstab import _flags, adjust, independence_test
+from workbench.analysis.crosstab import _flags, independence_test
+from workbench.stats import adjust
 
 __all__ = ["COMPARISON_COLUMNS", "TEST_NAMES", "domain_share", "focus_comparison", "korn_graubard",
            "linearised_variance"]
@@ -157,7 +158,7 @@ def focus_comparison(respondents: pd.DataFrame, mentions: pd.DataFrame, segment:
     mentions : (case_id, ``item``) pairs; a respondent naming a reason several times counts once.
     segment, group : the focus group is ``respondents[segment] == group`` (compared as text).
     weighted : design-based (weights and strata) or unweighted (counts, chi-square/Fisher).
-    correction, alpha : passed to :func:`workbench.analysis.crosstab.adjust`; intervals are 1 - alpha.
+    correction, alpha : passed to :func:`workbench.stats.adjust`; intervals are 1 - alpha.
 
     Returns
     -------
@@ -205,6 +206,7 @@ def focus_comparison(respondents: pd.DataFrame, mentions: pd.DataFrame, segment:
                      "named_group": int((y * g).sum()), "n_rest": n_r, "named_rest": int((y * r).sum()),
                      **stat, "weighted": weighted})
     out = pd.DataFrame(rows, columns=[item] + COMPARISON_COLUMNS)
-    out["p_adj"], out["significant"] = adjust(out["p_val"], correction, alpha)
+    out["p_adj"] = adjust(out["p_val"], correction, alpha)
+    out["significant"] = out["p_adj"] < alpha
     out["correction"] = correction
     return out.sort_values(["p_val", item], kind="stable", na_position="last").reset_index(drop=True)

@@ -9,9 +9,9 @@ Choices (documented in ``docs/analysis.md``):
 * Small cells: Cochran's rule - if any expected count is below 1 or more than 20% are below 5, Fisher's
   exact test (``scipy.stats.fisher_exact``: exact for 2×2, a seeded Monte Carlo test with 20,000 tables
   for larger tables) replaces the chi-square p-value. Cramér's V is always reported.
-* The family of tests (one per segment variable, or one per reason) is corrected with
-  ``statsmodels.stats.multitest.multipletests`` using the method named explicitly (``holm`` default,
-  ``fdr_bh`` for Benjamini-Hochberg).
+* The family of tests (one per segment variable, or one per reason) is corrected with the workbench's
+  one correction, :func:`workbench.stats.adjust` (``holm`` default, ``fdr_bh`` for Benjamini-Hochberg);
+  a test is significant when its adjusted p-value is below alpha.
 * The segment tests here use unweighted counts (a design-based r×c test such as Rao-Scott is not
   offered); weighted shares are reported beside them descriptively. The per-reason focus comparison
   (focus group vs the rest) is :func:`workbench.analysis.compare.focus_comparison`: design-based when
@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
+
+from workbench.stats import adjust
 
 pg.options["round.column.CI95"] = None
 MONTE_CARLO_TABLES = 20_000
-CORRECTIONS = ("holm", "fdr_bh", "bonferroni")
 
 
 def _flags(index: pd.Index, case_ids: pd.Series) -> np.ndarray:
@@ -81,19 +81,6 @@ def fisher_p(table: np.ndarray, *, seed: int = 0) -> float:
     return float(np.asarray(stats.fisher_exact(t, method=method).pvalue).ravel()[0])
 
 
-def adjust(p: pd.Series, method: str = "holm", alpha: float = 0.05) -> tuple[pd.Series, pd.Series]:
-    """Adjusted p-values and reject flags (NaN p-values stay NaN / False)."""
-    if method not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}")
-    ok = p.notna()
-    adj = pd.Series(np.nan, index=p.index)
-    rej = pd.Series(False, index=p.index)
-    if ok.any():
-        r, pa, _, _ = multipletests(p[ok].to_numpy(dtype=float), alpha=alpha, method=method)
-        adj[ok], rej[ok] = pa, r
-    return adj, rej
-
-
 def segment_tests(frame: pd.DataFrame, segments: Sequence[str], outcome: str = "reason", *,
                   correction: str = "holm", alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """One independence test per segment variable (segment × main reason), corrected across segments."""
@@ -102,7 +89,8 @@ def segment_tests(frame: pd.DataFrame, segments: Sequence[str], outcome: str = "
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    out["p_adj"], out["significant"] = adjust(out["p_val"], correction, alpha)
+    out["p_adj"] = adjust(out["p_val"], correction, alpha)
+    out["significant"] = out["p_adj"] < alpha
     out["correction"] = correction
     return out
 
@@ -142,6 +130,7 @@ def key_drivers(respondents: pd.DataFrame, mentions: pd.DataFrame, target: str, 
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    out["p_adj"], out["significant"] = adjust(out["p_val"], correction, alpha)
+    out["p_adj"] = adjust(out["p_val"], correction, alpha)
+    out["significant"] = out["p_adj"] < alpha
     out.insert(0, "target", target)
     return out.sort_values("difference", ascending=False, kind="stable").reset_index(drop=True)

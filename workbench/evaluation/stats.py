@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-#: Corrections accepted for families of tests (``multipletests`` names).
-CORRECTIONS = ("holm", "fdr_bh", "bonferroni", "none")
+from workbench.stats import CORRECTIONS, adjust  # noqa: E402,F401 - the one correction, re-exported here
 #: Default number of bootstrap resamples.
 RESAMPLES = 2000
 
@@ -339,34 +338,6 @@ def mde_mean(n_t: int, n_h: int, sd: float, alpha: float = 0.05, power: float = 
     d = _solve_effect(lambda e: float(st.nct.sf(tc, df, e / se) + st.nct.cdf(-tc, df, e / se)), power,
                       (tc + float(st.norm.ppf(power))) * se)
     return d * sd
-
-
-def adjust(p_values, method: str = "holm", alpha: float = 0.05) -> np.ndarray:
-    """Adjusted p-values for a family of tests (statsmodels ``multipletests`` with ``method`` stated); NaN kept.
-
-    statsmodels 0.15's Holm branch runs a full ``gc.collect()`` on every call
-    (50 ms on a notebook's heap, 8 breakdowns x 3 months x 2 outcomes calls per
-    round); ``gc.collect`` is a no-op while ``multipletests`` runs, which changes no number.
-    """
-    import gc
-
-    from statsmodels.stats.multitest import multipletests
-
-    if method not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}")
-    p = np.asarray(p_values, dtype=float)
-    out = np.full(len(p), math.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        if method == "none":
-            out[ok] = p[ok]
-        else:
-            collect, gc.collect = gc.collect, lambda *_a, **_k: 0
-            try:
-                out[ok] = multipletests(p[ok], alpha=alpha, method=method)[1]
-            finally:
-                gc.collect = collect
-    return out
 
 
 def cap(values, percentile: float) -> tuple[np.ndarray, float]:
