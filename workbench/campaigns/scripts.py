@@ -15,13 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import NotFound
 from workbench.campaigns.playbook import LANGUAGES, OUTCOMES, Playbook
+from workbench.errors import NotFound
+from workbench.vocabulary import CHANNEL_LABELS, STAGE_LABELS, label  # noqa: F401 - re-exported for the workbook
 
-STAGE_LABELS = {"active": ("活跃期", "active"), "silent": ("沉默期", "silent"), "sleeping": ("睡眠期", "sleeping"),
-                "lost": ("流失期", "lost"), "never": ("未消费", "never bought")}
-CHANNEL_LABELS = {"phone": ("电话", "phone"), "sms": ("短信", "SMS"), "wechat": ("微信", "WeChat"),
-                  "email": ("电子邮件", "e-mail"), "letter": ("信件", "letter"), "visit": ("拜访", "visit")}
 SOURCE_LABELS = {"known": ("已知", "known"), "inferred": ("推断", "inferred"), "default": ("默认", "default")}
 PART_LABELS = {"say": ("说", "Say"), "ask": ("问", "Ask"), "offer": ("给", "Offer")}
 
@@ -84,13 +81,6 @@ def outcome_label(code: str, lang: str | None = None) -> str:
     """The dropdown label: '已接通 Reached' (both languages, so either team can read it)."""
     zh, en = OUTCOMES[code]
     return f"{zh} {en}" if lang is None else (zh if lang == "zh" else en)
-
-
-def label(table: dict[str, tuple[str, str]], key: Any, lang: str) -> str:
-    if _blank(key):
-        return ""
-    pair = table.get(str(key))
-    return str(key) if pair is None else pair[_lang_index(lang)]
 
 
 def preview(plan_or_assignments: Any, playbook: Playbook, customer_id: str, lang: str = "zh",

@@ -154,7 +154,7 @@ def parse_round_date(value: Any) -> dt.date:
 
 def _channel_spellings() -> dict[str, tuple[str, ...]]:
     """Channel -> accepted spellings: the customers table's channel spellings (zh/en) and the workbook labels."""
-    from workbench.campaigns.scripts import CHANNEL_LABELS
+    from workbench.vocabulary import CHANNEL_LABELS
 
     schema = load_schema()["customers"].columns.get("preferred_channel")
     known = schema.values if schema is not None else {}

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.scoring.config import STAGES, IndustryConfig
-from workbench.scoring.stages import STAGE_LABELS
+from workbench.vocabulary import STAGE_LABELS
 
 #: Fonts tried for Chinese labels, in order (Windows, macOS, Linux); DejaVu Sans last for Latin text.
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "SimHei",
@@ -58,7 +58,7 @@ def lifecycle_funnel(scores: pd.DataFrame, ax=None):
     ax.barh(y, counts.to_numpy(), left=-counts.to_numpy() / 2, color=colors)
     for yi, c in zip(y, counts.to_numpy()):
         ax.text(0, yi, f"{c:,}", ha="center", va="center", fontsize=9)
-    ax.set_yticks(y, [f"{STAGE_LABELS[s][0]} / {STAGE_LABELS[s][1]}" for s in order])
+    ax.set_yticks(y, [f"{STAGE_LABELS[s][1]} / {STAGE_LABELS[s][0]}" for s in order])
     ax.set_xticks([])
     ax.set_title("Lifecycle stages / 客户生命周期")
     return ax

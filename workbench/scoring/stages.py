@@ -14,15 +14,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.scoring.config import ALL_STAGES, IndustryConfig, load_industry
-
-STAGE_LABELS = {
-    "active": ("Active", "活跃期"),
-    "silent": ("Silent", "沉默期"),
-    "sleeping": ("Sleeping", "睡眠期"),
-    "lost": ("Lost", "流失期"),
-    "never": ("Never bought", "未消费"),
-}
-
+from workbench.vocabulary import STAGE_LABELS
 
 def lifecycle_stage(days_since_last: pd.Series | np.ndarray, config: IndustryConfig) -> pd.Series:
     """Stage per customer: ``active`` if days <= the active limit, ... ``lost`` beyond sleeping, ``never`` if NaN."""
@@ -48,7 +40,7 @@ def contact_policy(industry: str | IndustryConfig, stage: str | None = None) -> 
     rows = []
     for s in ALL_STAGES:
         p = config.contact_policy[s]
-        rows.append({"stage": s, "label_en": STAGE_LABELS[s][0], "label_zh": STAGE_LABELS[s][1],
+        rows.append({"stage": s, "label_en": STAGE_LABELS[s][1], "label_zh": STAGE_LABELS[s][0],
                      "days_from": ranges[s][0], "days_to": ranges[s][1],
                      "contact": p["contact"], "max_contacts_per_month": float(p["max_contacts_per_month"]),
                      "channels": list(p.get("channels", [])), "offer": p.get("offer"),
