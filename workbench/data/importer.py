@@ -11,7 +11,6 @@ nothing twice.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from workbench.data.readers import ReadError, Staged, csv_error, stage_file
 from workbench.data.schema import Column, Table, load_schema
 from workbench.data.store import connect, quote_identifier as _q, require_room, transaction
 from workbench.paths import default_db_path
+from workbench.reports.files import file_sha256
 
 EXAMPLES_PER_PROBLEM = 20
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
@@ -295,14 +295,6 @@ def _land(con: duckdb.DuckDBPyConnection, staged: Staged, import_id: int) -> tup
                 f"FROM {source} k WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = k._key)")
     inserted = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0] - before
     return inserted, updated, total - inserted - updated
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def import_files(table: str, files: list[str | Path], db: str | Path | None = None, *,

@@ -12,23 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.reports.files import atomic_path
+from workbench.reports.files import export_html
 
 NOTEBOOK = "evaluation.ipynb"
-
-
-def export_html(notebook: str | Path, target: str | Path) -> Path:
-    """An executed notebook as HTML without code or prompts (for managers), written atomically."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        tmp.write_text(body, encoding="utf-8")
-    return target
 
 
 def run_evaluation_report(db: str | Path, output_dir: str | Path, *, campaign: str = "", round_id: str = "",

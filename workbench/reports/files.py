@@ -244,3 +244,28 @@ def save_figure(fig: Any, target: str | Path, **kwargs: Any) -> Path:
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", **kwargs)
     return target
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB chunks (input checksums in the import log and manifest)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_html(notebook: str | Path, target: str | Path) -> Path:
+    """An executed notebook as HTML without code or prompts (the report staff open in a browser), written
+    atomically (nbconvert ``HTMLExporter(exclude_input=True)``)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    with atomic_path(target) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    return Path(target)

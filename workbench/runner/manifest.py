@@ -11,7 +11,6 @@ customer's data, goes to the log and the kept notebook).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.paths import PROJECT_ROOT
-from workbench.reports.files import atomic_path
+from workbench.reports.files import atomic_path, file_sha256 as sha256  # noqa: F401 - sha256 re-exported
 
 MANIFEST = "run.json"
 PACKAGES = ("winback-workbench", "pandas", "numpy", "scipy", "statsmodels", "pingouin", "duckdb", "papermill",
@@ -37,14 +36,6 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shown_path(path: str | Path, base: Path | None = None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from workbench.errors import InputError
 from workbench.paths import PROJECT_ROOT
-from workbench.reports.files import atomic_path
+from workbench.reports.files import atomic_path, export_html  # noqa: F401 - export_html re-exported
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 KERNEL_NAME = "winback-workbench"
@@ -134,20 +134,6 @@ def run_notebook(notebook: str | Path, output: str | Path, parameters: dict[str,
                 tmp.replace(output)  # keep the partly executed notebook for diagnosis
             raise
     return output
-
-
-def export_html(notebook: str | Path, target: str | Path) -> Path:
-    """The executed notebook as HTML without code (outputs and text only), written atomically: the report
-    staff open in a browser."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
-    with atomic_path(target) as tmp:
-        tmp.write_text(body, encoding="utf-8")
-    return Path(target)
 
 
 def cell_seconds(notebook: str | Path) -> float:
