@@ -1,6 +1,7 @@
 """Why customers left, from the answers: reason mentions, ranked shares with Wilson intervals, each
 customer's main reason (for the campaign stage) and the most common reason per segment (to infer reasons
-for customers who were not asked or did not answer).
+for customers who were not asked or did not answer: :func:`fill_reasons`, the one rule both this stage and
+the campaign stage use).
 
 Shares are "share of respondents naming the reason": a respondent who names a reason in several questions
 (or several options of a multiple-choice question mapping to one reason) counts once, so the shares of a
@@ -196,22 +197,56 @@ def customer_reasons(db: str | Path | None, survey_id: str | None = None) -> pd.
     return allm.assign(source="survey")[cols].sort_values("customer_id").reset_index(drop=True)
 
 
-def segment_reasons(frame: pd.DataFrame, by: Sequence[str], *, min_respondents: int = 5) -> pd.DataFrame:
-    """The most common main reason per segment (``frame``: one row per respondent with ``reason`` and the
-    ``by`` columns): by..., reason, reason_family, share, respondents. Segments with fewer than
-    ``min_respondents`` respondents are left out (too few to infer from)."""
-    by = list(by)
-    f = frame.dropna(subset=["reason"])
-    counts = f.groupby(by + ["reason"], dropna=False).size().rename("named").reset_index()
-    sizes = f.groupby(by, dropna=False).size().rename("respondents").reset_index()
-    counts = counts.merge(sizes, on=by)
-    counts["share"] = counts["named"] / counts["respondents"]
-    top = (counts.sort_values(by + ["named", "reason"], ascending=[True] * len(by) + [False, True], kind="stable")
-           .groupby(by, dropna=False).head(1))
-    top = top[top["respondents"] >= min_respondents]
-    tax = load_reason_taxonomy().set_index("code")
-    top = top.assign(reason_family=top["reason"].map(tax["family"]))
-    return top[by + ["reason", "reason_family", "share", "named", "respondents"]].reset_index(drop=True)
+def modal_reasons(known: pd.DataFrame, keys: Sequence[str], min_known: int = 1) -> pd.DataFrame:
+    """The most common reason per segment: the workbench's one rule for inferring a reason.
+
+    ``known`` has one row per answering customer with ``reason`` and the ``keys`` columns. Ties go to the
+    reason listed first in the taxonomy (``survey_templates/reason_taxonomy.yaml``), a stable order the
+    business controls; segments with fewer than ``min_known`` answers are left out (too few to infer
+    from). ``keys=[]`` is everyone who answered. Returns keys..., reason, named, respondents.
+    """
+    keys = list(keys)
+    order = {c: i for i, c in enumerate(load_reason_taxonomy()["code"])}
+    f = known.dropna(subset=["reason"]).assign(_all=0)
+    by = keys or ["_all"]
+    counts = f.groupby(by + ["reason"], dropna=False, observed=True).size().rename("named").reset_index()
+    counts["respondents"] = counts.groupby(by, dropna=False, observed=True)["named"].transform("sum")
+    counts = counts[counts["respondents"] >= min_known].assign(_o=lambda d: d["reason"].map(order))
+    counts = counts.sort_values(by + ["named", "_o"], ascending=[True] * len(by) + [False, True], kind="stable")
+    return counts.drop_duplicates(by)[keys + ["reason", "named", "respondents"]].reset_index(drop=True)
+
+
+def fill_reasons(frame: pd.DataFrame, known: pd.DataFrame, levels: Sequence[Sequence[str]],
+                 min_known: int = 1) -> pd.DataFrame:
+    """Reasons for the rows of ``frame`` from the answers in ``known``, coarser and coarser.
+
+    For each row, the modal reason (:func:`modal_reasons`) of the first level in ``levels`` (a list of
+    segment-column lists, finest first; ``[]`` = everyone who answered) whose segment has at least
+    ``min_known`` answers. Returns a frame on ``frame``'s index: reason (None where no level has enough
+    answers) and basis ('age_group=under_30|tier=2', 'all respondents').
+    """
+    out = pd.DataFrame({"reason": pd.Series(None, index=frame.index, dtype="object"),
+                        "basis": pd.Series(None, index=frame.index, dtype="object")})
+    if not len(known) or not len(frame):
+        return out
+    for level in levels:
+        keys = [k for k in level if k in frame.columns and k in known.columns]
+        if len(keys) != len(level):
+            continue
+        todo = out["reason"].isna()
+        if not todo.any():
+            break
+        modes = modal_reasons(known, keys, min_known)
+        if keys:
+            got = frame.loc[todo, keys].merge(modes, on=keys, how="left").set_axis(frame.index[todo])["reason"]
+            basis = frame.loc[todo, keys].astype(str).agg(lambda r: "|".join(f"{c}={r[c]}" for c in keys), axis=1)
+        else:
+            got = pd.Series(modes["reason"].iloc[0] if len(modes) else None, index=frame.index[todo], dtype="object")
+            basis = pd.Series("all respondents", index=frame.index[todo])
+        hit = got.notna()
+        out.loc[got.index[hit], "reason"] = got[hit]
+        out.loc[got.index[hit], "basis"] = basis[hit]
+    return out
 
 
 def infer_reasons(db: str | Path | None, customer_ids: Sequence[str], *, by: Sequence[str] = ("age_group", "tier"),
@@ -235,29 +270,11 @@ def infer_reasons(db: str | Path | None, customer_ids: Sequence[str], *, by: Seq
     if "age_band" in customers.columns:
         customers["age_group"] = age_group(customers["age_band"])
     by = [c for c in by if c in customers.columns]
-    resp = known.merge(customers, on="customer_id", how="left")
+    resp = known[["customer_id", "reason"]].merge(customers, on="customer_id", how="left")
     want = customers[customers["customer_id"].astype(str).isin([str(c) for c in customer_ids])]
-    out = pd.DataFrame({"customer_id": want["customer_id"].astype(str), "reason": None, "reason_family": None,
-                        "basis": None}, index=want.index)
-    for k in range(len(by), -1, -1):
-        keys = by[:k]
-        todo = out["reason"].isna()
-        if not todo.any():
-            break
-        if keys:
-            top = segment_reasons(resp, keys, min_respondents=min_respondents)
-            m = want.loc[todo, keys].merge(top, on=keys, how="left").set_index(want.index[todo])
-            basis = want.loc[todo, keys].astype(str).apply(lambda r: "|".join(f"{c}={r[c]}" for c in keys), axis=1)
-        else:
-            if resp.empty:
-                break
-            top = segment_reasons(resp.assign(_all=1), ["_all"], min_respondents=1).iloc[0]
-            m = pd.DataFrame({"reason": top["reason"], "reason_family": top["reason_family"]}, index=want.index[todo])
-            basis = pd.Series("all respondents", index=want.index[todo])
-        hit = m["reason"].notna()
-        idx = m.index[hit]
-        out.loc[idx, "reason"] = m.loc[hit, "reason"]
-        out.loc[idx, "reason_family"] = m.loc[hit, "reason_family"]
-        out.loc[idx, "basis"] = basis[hit]
+    filled = fill_reasons(want, resp, [by[:k] for k in range(len(by), -1, -1)], min_known=min_respondents)
+    out = pd.DataFrame({"customer_id": want["customer_id"].astype(str), "reason": filled["reason"],
+                        "reason_family": filled["reason"].map(load_reason_taxonomy().set_index("code")["family"]),
+                        "basis": filled["basis"]}, index=want.index)
     out["source"] = "inferred"
     return out[["customer_id", "reason", "reason_family", "source", "basis"]].reset_index(drop=True)

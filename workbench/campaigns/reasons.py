@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.analysis.reasons import fill_reasons
 from workbench.campaigns.playbook import Playbook
 from workbench.surveys.taxonomy import REASON_CODES, load_reason_taxonomy
 
@@ -55,16 +56,6 @@ def family_map() -> dict[str, str]:
     return dict(zip(tax["code"], tax["family"]))
 
 
-def _mode_by(known: pd.DataFrame, keys: list[str], min_known: int) -> pd.DataFrame:
-    """Most common reason per segment (ties -> taxonomy order), only where >= min_known answered."""
-    order = {c: i for i, c in enumerate(REASON_CODES)}
-    counts = known.groupby(keys + ["reason"], dropna=False, observed=True).size().rename("n").reset_index()
-    totals = counts.groupby(keys, dropna=False, observed=True)["n"].transform("sum")
-    counts = counts[totals >= min_known].assign(_o=lambda d: d["reason"].map(order))
-    counts = counts.sort_values(keys + ["n", "_o"], ascending=[True] * len(keys) + [False, True])
-    return counts.drop_duplicates(keys)[keys + ["reason"]]
-
-
 def attach_reasons(frame: pd.DataFrame, known: pd.DataFrame, playbook: Playbook) -> pd.DataFrame:
     """Add reason, reason_family, reason_source to ``frame`` (customer_id, stage, and the segment columns).
 
@@ -78,20 +69,12 @@ def attach_reasons(frame: pd.DataFrame, known: pd.DataFrame, playbook: Playbook)
     source = pd.Series(pd.NA, index=out.index, dtype="object")
     source[out["reason"].notna()] = "known"
     answered = out[out["reason"].notna()]
-    for level in ([keys] if keys and keys != ["stage"] else []) + [["stage"], []]:
-        todo = out["reason"].isna()
-        if not todo.any() or not len(answered):
-            break
-        if level:
-            modes = _mode_by(answered, level, playbook.min_known).rename(columns={"reason": "_inferred"})
-            filled = out.loc[todo, level].merge(modes, on=level, how="left")["_inferred"].to_numpy()
-        else:  # everyone who answered
-            modes = _mode_by(answered.assign(_all=0), ["_all"], playbook.min_known)["reason"]
-            filled = [modes.iloc[0] if len(modes) else None] * int(todo.sum())
-        fill = pd.Series(filled, index=out.index[todo], dtype="object")
-        got = fill.notna()
-        out.loc[fill.index[got], "reason"] = fill[got]
-        source[fill.index[got]] = "inferred"
+    levels = ([keys] if keys and keys != ["stage"] else []) + [["stage"], []]
+    todo = out["reason"].isna()
+    inferred = fill_reasons(out[todo], answered, levels, playbook.min_known)["reason"]
+    got = inferred.notna()
+    out.loc[inferred.index[got], "reason"] = inferred[got]
+    source[inferred.index[got]] = "inferred"
     todo = out["reason"].isna()
     out.loc[todo, "reason"] = out.loc[todo, "stage"].astype(str).map(playbook.default_reason).fillna("other")
     source[todo] = "default"
