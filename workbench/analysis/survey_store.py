@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import NotFound
 from workbench.data.store import connect
+from workbench.errors import NotFound
 from workbench.surveys.template import Choice, Condition, Question, Survey
 
 

@@ -34,8 +34,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import NotFound
 from workbench.data.store import connect
+from workbench.errors import NotFound
 from workbench.evaluation.config import EvaluationSettings, load_settings
 
 ASSIGNMENT_COLUMNS = ["customer_id", "arm", "arm_name", "tier", "stage", "reason", "reason_source", "script_step",
