@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.data.demo import DEMO_AS_OF, generate
+from workbench.data.demo import BUSINESSES, DEMO_AS_OF, generate
 from workbench.runner import demo as demo_job
 
 
@@ -58,17 +60,41 @@ def test_scales_to_benchmark_size_vectorised():
     assert np.isfinite(d.transactions["amount"]).all() and (d.transactions["amount"] >= 0).all()
 
 
-def test_failed_demo_run_leaves_previous_outputs(tmp_path, monkeypatch):
-    out = tmp_path / "demo"
-    demo_job.run_demo(out, n_customers={"dealership": 300, "phone_brand": 300})
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.xlsx")}
-    assert {p.name for p in before} >= {"data_summary.xlsx", "customers.xlsx"}
+def test_demo_step_failing_after_every_month_leaves_previous_outputs(tmp_path, monkeypatch):
+    """The demo job builds beside its folder and swaps only at the end: a step failing after every month has
+    succeeded leaves the previous outputs as they were. The months here are stand-ins run in threads (the
+    orchestration is what is tested); tests/runner/test_runner_pipeline.py runs the real job once and a real
+    run whose months fail."""
+    import concurrent.futures as cf
+    import contextlib
+
+    from workbench.runner import stores
+
+    @contextlib.contextmanager
+    def threads(scheduler=None, workers=None):
+        with cf.ThreadPoolExecutor(workers) as ex:
+            yield ex
+
+    def month(business, settings, root, echo):
+        folder = Path(root) / business / demo_job.DEMO_MONTH
+        (folder / "import").mkdir(parents=True)
+        (folder / "import" / "customers.xlsx").write_text(f"{business} seed {settings['variables.seed']}")
+        return "succeeded", "", str(folder), [], 0.0
 
     def boom(bdir, business, log):
         raise RuntimeError("step failed")
 
+    monkeypatch.setattr(stores, "store_executor", threads)
+    monkeypatch.setattr(demo_job, "_demo_month", month)
+    out = demo_job.run_demo(tmp_path / "demo", seed=1, log=lambda m: None)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert {str(p) for p in before} == {f"{b}/{demo_job.DEMO_MONTH}/import/customers.xlsx" for b in BUSINESSES}
+
     monkeypatch.setattr(demo_job, "demo_steps", lambda: [("boom", boom)])
-    with pytest.raises(RuntimeError):
-        demo_job.run_demo(out, n_customers={"dealership": 300, "phone_brand": 300})
-    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.xlsx")}
+    with pytest.raises(RuntimeError, match="step failed"):
+        demo_job.run_demo(out, seed=2, log=lambda m: None)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
+    # the failed run had finished its months: they stayed in the partial folder, not in place of the old ones
+    partial = tmp_path / ".demo.partial" / "dealership" / demo_job.DEMO_MONTH / "import" / "customers.xlsx"
+    assert partial.read_text() == "dealership seed 2"

@@ -1,8 +1,12 @@
-"""The monthly pipeline end to end on demo data through papermill, and a failed re-run that changes nothing."""
+"""The monthly pipeline end to end on demo data through papermill, and failed re-runs that change nothing.
+
+The demo job (``make demo``: both demo businesses' months through ``workbench run``) runs once, small, for the
+whole module; tests that run again copy its folder first."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -12,7 +16,6 @@ import pytest
 from workbench.cli import main
 from workbench.data.store import connect
 from workbench.runner.manifest import sha256
-from workbench.runner.pipeline import run_month
 from workbench.scoring.store import read_scores
 
 pytestmark = pytest.mark.slow
@@ -22,12 +25,12 @@ CUSTOMERS = 2_000  # small, but enough respondents for every segment test of the
 
 
 @pytest.fixture(scope="module")
-def demo_month(tmp_path_factory):
-    """The demo dealership month, small, run once through ``workbench run``."""
-    root = tmp_path_factory.mktemp("runs")
-    outcome = run_month("demo", MONTH, settings={"variables.customers": CUSTOMERS}, outputs_root=root,
-                        log=lambda m: None, progress=False)
-    return root, outcome
+def demo_month(tmp_path_factory) -> Path:
+    """The demo job, run once: the dealership month at CUSTOMERS, the phone brand's at 300; its folder."""
+    from workbench.runner.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("runs") / "demo", log=lambda m: None,
+                    n_customers={"dealership": CUSTOMERS, "phone_brand": 300})
 
 
 def con_rows(month: Path, sql: str) -> list[tuple]:
@@ -40,10 +43,13 @@ def files_of(folder: Path) -> dict[str, bytes]:
 
 
 def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
-    root, outcome = demo_month
+    root = demo_month
     month = root / "dealership" / MONTH
-    assert outcome.status == "succeeded" and outcome.month_dir == month.resolve()
-    assert not list(month.parent.glob(f".{MONTH}.partial-*")) and not (month.parent / f"{MONTH}.failed").exists()
+    assert sorted(p.name for p in root.iterdir()) == ["dealership", "phone_brand"]
+    assert not root.with_name(f".{root.name}.partial").exists()
+    for business in ("dealership", "phone_brand"):
+        assert sorted(p.name for p in (root / business).iterdir() if p.is_dir()) == [MONTH]  # no partial, no failed
+        assert json.loads((root / business / MONTH / "run.json").read_text(encoding="utf-8"))["status"] == "succeeded"
     m = json.loads((month / "run.json").read_text(encoding="utf-8"))
     assert (m["campaign"], m["month"], m["as_of"], m["status"]) == ("dealership", MONTH, "2026-10-31", "succeeded")
     assert m["started_at"] <= m["ended_at"] and m["packages"]["papermill"] and m["packages"]["pandas"]
@@ -114,8 +120,9 @@ def test_month_outputs_manifest_notebooks_and_workbooks(demo_month):
     assert "scoring: done in" in log_text and "survey_design: done in" in log_text
 
 
-def test_failure_in_third_notebook_leaves_month_untouched(demo_month, capsys):
-    root, _ = demo_month
+def test_failure_in_third_notebook_leaves_month_untouched(demo_month, tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(demo_month / "dealership", root / "dealership")
     month = root / "dealership" / MONTH
     before = files_of(month)
     # the third notebook (survey design) fails in its population cell: the segment names no real column
@@ -142,3 +149,17 @@ def test_failure_in_third_notebook_leaves_month_untouched(demo_month, capsys):
     assert f"failed in cell {cell} of survey_design.ipynb (In [{banner[0].execution_count}]" in text
     assert "no_such_column" not in json.dumps(m["steps"][3]["error"])  # the message stays out of the manifest
     assert f"{MONTH} failed" in (root / "dealership" / "runs.log").read_text(encoding="utf-8")
+
+
+def test_failed_demo_run_leaves_previous_outputs(demo_month, tmp_path):
+    """A demo job whose months fail (in their worker processes, at their first step: a seed numpy refuses)
+    leaves the previous demo outputs byte for byte; tests/test_demo.py fails one after every month succeeded."""
+    from workbench.runner.demo import run_demo
+
+    out = tmp_path / "demo"
+    shutil.copytree(demo_month, out)
+    before = files_of(out)
+    assert {p.rsplit("/", 1)[-1] for p in before} >= {"data_summary.xlsx", "customers.xlsx"}
+    with pytest.raises(RuntimeError, match="demo month of .* failed"):
+        run_demo(out, n_customers={"dealership": CUSTOMERS, "phone_brand": 300}, seed=-1, log=lambda m: None)
+    assert files_of(out) == before
