@@ -28,7 +28,7 @@ import pandas as pd
 
 DATA = Path(__file__).resolve().parent / "data" / "calibration"
 #: Base stores: demo customers, and how often each is drawn (most rounds small, a few of ~20,000).
-BASES = {"small": (2_500, 6), "medium": (12_000, 3), "large": (65_000, 1)}
+BASES = {"small": (2_500, 6), "medium": (12_000, 3), "large": (120_000, 1)}
 ALPHA = 0.05
 
 
@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("--planted", type=int, default=200, help="rounds with the planted effect (default 200)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rows", type=Path, help="also write one row per round to this CSV")
     args = ap.parse_args()
 
     from workbench.evaluation.calibration import calibration_specs, summarise_calibration
@@ -80,6 +81,8 @@ def main() -> int:
             print(f"  {done}/{len(specs)} rounds, {time.perf_counter() - t:.0f} s", flush=True)
     rows = pd.concat(frames, ignore_index=True)
     wall = time.perf_counter() - t
+    if args.rows:
+        rows.to_csv(args.rows, index=False)
     n = rows["n_treat"] + rows["n_hold"]
     print(f"\n{len(rows)} rounds ({(~rows['planted']).sum()} null, {rows['planted'].sum()} planted) in {wall:.0f} s; "
           f"sizes {n.min():,}-{n.max():,} customers (median {int(n.median()):,}), holdout shares "

@@ -138,7 +138,7 @@ def test_paired_t_and_wilcoxon_exact_enumeration():
     assert r["p_wilcoxon"] == pytest.approx(p_exact, abs=TOL)
 
 
-def test_did_equals_interaction_and_cluster_sandwich():
+def test_did_equals_interaction_and_the_pooled_two_sample_test():
     rng = np.random.default_rng(5)
     n = 400
     treat = (rng.random(n) < .5).astype(float)
@@ -147,24 +147,19 @@ def test_did_equals_interaction_and_cluster_sandwich():
     r = S.did(treat, pre, post).iloc[0]
     d = post - pre
     assert r["did"] == pytest.approx(d[treat == 1].mean() - d[treat == 0].mean(), abs=1e-9)
-    # CR1 sandwich by hand, with statsmodels' small-sample factor G/(G-1) * (N-1)/(N-K)
+    # the interaction of the two-row-per-customer regression y ~ treat*post is the same estimate
     y = np.r_[pre, post]
     tr = np.r_[treat, treat]
     po = np.r_[np.zeros(n), np.ones(n)]
-    X = np.column_stack([np.ones(2 * n), tr, po, tr * po])
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    e = y - X @ beta
-    g = np.r_[np.arange(n), np.arange(n)]
-    scores = np.zeros((n, 4))
-    np.add.at(scores, g, X * e[:, None])
-    bread = np.linalg.inv(X.T @ X)
-    N, K, G = 2 * n, 4, n
-    V = bread @ (scores.T @ scores) @ bread * G / (G - 1) * (N - 1) / (N - K)
+    beta, *_ = np.linalg.lstsq(np.column_stack([np.ones(2 * n), tr, po, tr * po]), y, rcond=None)
     assert r["did"] == pytest.approx(beta[3], abs=1e-9)
-    assert r["se"] == pytest.approx(math.sqrt(V[3, 3]), abs=1e-9)
+    # its error is the pooled two-sample one: Student's t test of the changes (scipy)
+    ref = st.ttest_ind(d[treat == 1], d[treat == 0], equal_var=True)
+    assert r["p_val"] == pytest.approx(ref.pvalue, abs=1e-9)
+    assert r["did"] / r["se"] == pytest.approx(ref.statistic, abs=1e-9)
 
 
-def test_ancova_equals_least_squares_with_hc1():
+def test_ancova_equals_least_squares_with_model_based_errors():
     rng = np.random.default_rng(6)
     n = 500
     treat = (rng.random(n) < .4).astype(float)
@@ -174,11 +169,29 @@ def test_ancova_equals_least_squares_with_hc1():
     X = np.column_stack([np.ones(n), treat, pre])
     beta, *_ = np.linalg.lstsq(X, post, rcond=None)
     e = post - X @ beta
-    bread = np.linalg.inv(X.T @ X)
-    V = bread @ (X.T * e ** 2) @ X @ bread * n / (n - 3)
+    V = np.linalg.inv(X.T @ X) * (e @ e) / (n - 3)
     assert r["estimate"] == pytest.approx(beta[1], abs=1e-9)
     assert r["se"] == pytest.approx(math.sqrt(V[1, 1]), abs=1e-9)
-    assert r["est_lo"] == pytest.approx(beta[1] - st.norm.ppf(.975) * math.sqrt(V[1, 1]), abs=1e-8)
+    assert r["est_lo"] == pytest.approx(beta[1] - st.t.ppf(.975, n - 3) * math.sqrt(V[1, 1]), abs=1e-8)
+    assert r["p_val"] == pytest.approx(2 * st.t.sf(abs(beta[1]) / math.sqrt(V[1, 1]), n - 3), abs=1e-12)
+
+
+def test_permutation_test_is_the_label_reshuffle_and_holds_its_size():
+    rng = np.random.default_rng(3)
+    x = np.where(rng.random(60) < .2, rng.lognormal(6, 1, 60), 0.0)
+    y = np.where(rng.random(25) < .2, rng.lognormal(6, 1, 25), 0.0)
+    fast = S.permutation_mean_diff(x, y, 20_000, 1)
+    pooled, r2, observed = np.r_[x, y], np.random.default_rng(2), abs(x.mean() - y.mean())
+    brute = [abs(p[:60].mean() - p[60:].mean()) for p in (r2.permutation(pooled) for _ in range(20_000))]
+    assert fast == pytest.approx((1 + np.sum(np.array(brute) >= observed - 1e-9)) / 20_001, abs=0.01)
+    # no effect, mostly zeros, a 40-customer holdout: Welch's t is far off, the permutation test is not
+    ps = []
+    for s in range(600):
+        r = np.random.default_rng([s, 1])
+        v = np.where(r.random(400) < .1, r.lognormal(7, 1.2, 400), 0.0)
+        ps.append(S.permutation_mean_diff(v[:360], v[360:], 400, s))
+    assert (np.array(ps) < 0.05).mean() <= 0.07
+    assert S.permutation_mean_diff(np.zeros(5), np.zeros(3)) == 1.0
 
 
 def test_srm_against_formula():

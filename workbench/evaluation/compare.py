@@ -42,6 +42,29 @@ def _cached_levels(fractions: tuple[float, ...], corr: tuple[float, ...], alpha:
     return tuple(S.look_levels(fractions, np.array(corr).reshape(k, k), alpha, spending))
 
 
+def _by_customer(out: pd.DataFrame, values: np.ndarray, months: list[int], rows: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as a customers x months array and the customers' arm (treated True). ``customer_outcomes``
+    returns a full grid sorted by month then customer, so its month blocks are reshaped directly; any
+    other frame is pivoted."""
+    keep = np.ones(len(out), dtype=bool) if rows is None else np.asarray(rows, bool)
+    month = out["month"].to_numpy()
+    ids = out["customer_id"].to_numpy()
+    blocks = [np.flatnonzero(month == m) for m in months]
+    n = len(blocks[0])
+    if all(len(b) == n for b in blocks) and all(np.array_equal(ids[b], ids[blocks[0]]) for b in blocks[1:]):
+        first = blocks[0]
+        mine = keep[first]
+        y = np.column_stack([values[b] for b in blocks])[mine]
+        return y, out["treat"].to_numpy()[first][mine] == 1
+    frame = pd.DataFrame({"customer_id": ids[keep], "month": month[keep], "treat": out["treat"].to_numpy()[keep],
+                          "y": values[keep]})
+    frame = frame[frame["month"].isin(months)]
+    wide = frame.pivot_table(index="customer_id", columns="month", values="y", aggfunc="first").reindex(columns=months)
+    treat = frame.drop_duplicates("customer_id").set_index("customer_id")["treat"].reindex(wide.index)
+    return wide.fillna(0.0).to_numpy(), treat.to_numpy() == 1
+
+
 def look_levels(out: pd.DataFrame, settings: EvaluationSettings, values: pd.Series | np.ndarray,
                 rows: np.ndarray | None = None) -> dict[int, float]:
     """Significance level of each month's look for one outcome (alpha spent across the looks; NaN when open).
@@ -55,13 +78,8 @@ def look_levels(out: pd.DataFrame, settings: EvaluationSettings, values: pd.Seri
     levels = {m: math.nan for m in looks}
     if not months:
         return levels
-    keep = np.ones(len(out), dtype=bool) if rows is None else np.asarray(rows, bool)
-    frame = pd.DataFrame({"customer_id": out["customer_id"].to_numpy()[keep], "month": out["month"].to_numpy()[keep],
-                          "treat": out["treat"].to_numpy()[keep], "y": np.asarray(values, float)[keep]})
-    frame = frame[frame["month"].isin(months)]
-    wide = frame.pivot_table(index="customer_id", columns="month", values="y", aggfunc="first").reindex(columns=months)
-    treat = frame.drop_duplicates("customer_id").set_index("customer_id")["treat"].reindex(wide.index)
-    corr = S.look_correlation(S.mean_difference_influence(wide.fillna(0.0).to_numpy(), treat.to_numpy() == 1))
+    y, treat = _by_customer(out, np.asarray(values, float), months, rows)
+    corr = S.look_correlation(S.mean_difference_influence(y, treat))
     last = max(settings.months)
     fractions = tuple(round(m / last, 6) for m in months)
     # correlations rounded to 0.02 share one computation (a calibration run reuses them across rounds): the
@@ -165,12 +183,14 @@ def amount_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Da
                 b = S.bootstrap_mean_diff(x, y, settings.alpha, settings.resamples, rng).iloc[0]
                 for col in ("boot_lo", "boot_hi", "lift", "lift_lo", "lift_hi"):
                     r[col] = b[col]
+                r["perm_p"] = S.permutation_mean_diff(x, y, settings.resamples, rng)
             adj = S.ancova(g["treat"], g["pre_" + outcome].astype(float), g[outcome].astype(float), settings.alpha)
             r["adj_estimate"], r["adj_lo"], r["adj_hi"], r["adj_p"] = adj.iloc[0][["estimate", "est_lo", "est_hi", "p_val"]]
             r["mde"] = S.mde_mean(len(x), len(y), float(np.std(np.r_[x, y], ddof=1)), settings.alpha, settings.power)
             if outcome == "spend_capped":
                 r["cap"] = float(g["spend_cap"].iloc[0])
-            _mark_look(r, looks[int(m)], levels[outcome][int(m)], "p_val")
+            # spend is judged by its permutation test (exact for mostly-zero, skewed amounts); others by Welch
+            _mark_look(r, looks[int(m)], levels[outcome][int(m)], "perm_p" if outcome in BOOTSTRAPPED else "p_val")
             r.insert(0, "outcome", outcome)
             r.insert(0, "month", m)
             rows.append(r)
@@ -196,7 +216,7 @@ def spend_split(out: pd.DataFrame, settings: EvaluationSettings) -> pd.DataFrame
 
 def before_after(out: pd.DataFrame, settings: EvaluationSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Paired before/after tests per arm (McNemar for came back, paired t and Wilcoxon for spend and visits)
-    and the difference-in-differences of treated vs holdout (OLS interaction, clustered by customer)."""
+    and the difference-in-differences of treated vs holdout (the arms' mean change, pooled two-sample error)."""
     paired_rows, did_rows = [], []
     looks = look_months(out, settings)
     did_levels = {o: look_levels(out, settings, out[o].astype(float) - out["pre_" + o].astype(float))

@@ -176,6 +176,33 @@ def bootstrap_means(values, resamples: int = RESAMPLES, rng: np.random.Generator
     return sums / n
 
 
+def permutation_mean_diff(x, y, resamples: int = RESAMPLES, seed: int | np.random.Generator | None = 0) -> float:
+    """Two-sided permutation p-value of ``mean(x) - mean(y)``: the arms' labels reshuffled ``resamples`` times.
+
+    Exact under the null of no effect whatever the distribution, which Welch's t is not for spend (mostly
+    zeros, a few large amounts, a small holdout: the calibration found it calling null rounds at 8.5%).
+    Spend being mostly zeros, a reshuffle's treated sum depends only on how many non-zero values land in
+    the treated arm (hypergeometric) and which (a uniform subset), so only those are drawn: exactly the
+    permutation distribution, at a cost proportional to the buyers. ``p = (1 + #|d*| >= |d|) / (1 + R)``.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    x, y = _clean(x), _clean(y)
+    n_t, n_h = len(x), len(y)
+    if not n_t or not n_h:
+        return math.nan
+    pooled = np.r_[x, y]
+    nz = pooled[pooled != 0]
+    total = float(pooled.sum())
+    observed = abs(x.mean() - y.mean())
+    if len(nz) == 0:
+        return 1.0
+    ks = rng.hypergeometric(len(nz), len(pooled) - len(nz), n_t, size=resamples)
+    sums = np.fromiter((nz[rng.permutation(len(nz))[:k]].sum() if k else 0.0 for k in ks), float, count=resamples)
+    diffs = np.abs(sums / n_t - (total - sums) / n_h)
+    hits = int(np.sum(diffs >= observed - 1e-9 * max(1.0, observed)))
+    return float((1 + hits) / (1 + resamples))
+
+
 def bootstrap_mean_diff(x, y, alpha: float = 0.05, resamples: int = RESAMPLES,
                         seed: int | np.random.Generator | None = 0) -> pd.DataFrame:
     """Percentile bootstrap CI of ``mean(x) - mean(y)`` and of the ratio ``mean(x)/mean(y) - 1`` (arms resampled apart)."""
@@ -248,31 +275,38 @@ def paired(before, after, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def did(treat, pre, post, groups=None, alpha: float = 0.05) -> pd.DataFrame:
-    """Difference-in-differences as the OLS interaction ``y ~ treat*post``, cluster-robust by customer.
+    """Difference-in-differences: treated minus holdout mean of each customer's change ``post - pre``.
 
-    Inputs are per customer (arm as 0/1, pre- and post-period outcome); the
-    long frame has two rows per customer, clustered on the customer.
+    This is the interaction of the two-row-per-customer regression ``y ~ treat*post``; its standard error
+    is the pooled two-sample one (OLS ``change ~ treat``, model-based), which has the nominal size under
+    no effect. The cluster-robust error (each arm's own variance) called 7.5% of null rounds significant
+    when the holdout was small (a few dozen customers, a handful of returns). ``groups`` is accepted for
+    compatibility (one row per customer already).
     """
     import statsmodels.api as sm
 
     treat = np.asarray(treat, dtype=float)
+    change = np.asarray(post, float) - np.asarray(pre, float)
     n = len(treat)
-    groups = np.arange(n) if groups is None else pd.factorize(np.asarray(groups))[0]
-    y = np.r_[np.asarray(pre, float), np.asarray(post, float)]
-    tt = np.r_[treat, treat]
-    after = np.r_[np.zeros(n), np.ones(n)]
-    X = np.column_stack([np.ones(2 * n), tt, after, tt * after])
+    X = np.column_stack([np.ones(n), treat])
     with warnings.catch_warnings(), np.errstate(all="ignore"):  # degenerate tiny cells give NaN, not noise
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": np.r_[groups, groups]})
-        est, se = float(fit.params[3]), float(fit.bse[3])
-        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[3])
-        p = float(fit.pvalues[3])
+        fit = sm.OLS(change, X).fit()
+        est, se = float(fit.params[1]), float(fit.bse[1])
+        lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[1])
+        p = float(fit.pvalues[1])
     return pd.DataFrame([{"did": est, "se": se, "did_lo": lo, "did_hi": hi, "p_val": p, "n_customers": n}])
 
 
 def ancova(treat, pre, post, alpha: float = 0.05) -> pd.DataFrame:
-    """The CUPED/ANCOVA estimate: OLS ``post ~ treat + pre`` with HC1 robust errors; the ``treat`` coefficient."""
+    """The CUPED/ANCOVA estimate: OLS ``post ~ treat + pre``; the ``treat`` coefficient with its classical
+    (model-based) standard error and t interval.
+
+    Model-based, not robust: under no effect both arms share one distribution, so the pooled variance is
+    the right one (as in the two-proportion z test); HC1 uses each arm's own variance, which a small
+    holdout with a handful of returns underestimates (the calibration found HC1 and HC3 calling 7-8% of
+    null rounds with 40-customer holdouts significant, the model-based error 4.6%).
+    """
     import statsmodels.api as sm
 
     y = np.asarray(post, float)
@@ -282,7 +316,7 @@ def ancova(treat, pre, post, alpha: float = 0.05) -> pd.DataFrame:
     X = np.column_stack([np.ones(len(y)), t, x] if has_pre else [np.ones(len(y)), t])
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = sm.OLS(y, X).fit(cov_type="HC1")
+        fit = sm.OLS(y, X).fit()
         lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[1])
         row = {"estimate": float(fit.params[1]), "se": float(fit.bse[1]), "est_lo": lo, "est_hi": hi,
                "p_val": float(fit.pvalues[1]), "pre_coef": float(fit.params[2]) if has_pre else math.nan,

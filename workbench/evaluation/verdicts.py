@@ -79,7 +79,7 @@ def spend_verdict(r: pd.Series, label: str, settings: EvaluationSettings) -> str
     m = int(r["month"])
     nums = (f"({_money(r['mean_treat'])} vs {_money(r['mean_hold'])} per customer, difference {_money(r['diff'])}, "
             f"bootstrap {int(round((1 - settings.alpha) * 100))}% CI {_money(r['boot_lo'])} to {_money(r['boot_hi'])}, "
-            f"Welch {fmt_p(r['p_val'])})")
+            f"permutation {fmt_p(r.get('perm_p', r['p_val']))})")
     if r.get("look", "final") == "open":
         return _open_text(label, m, "spend", r, nums)
     note = _look_note(r, settings)
