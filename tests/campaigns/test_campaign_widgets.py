@@ -6,6 +6,7 @@ import datetime as dt
 
 import openpyxl
 import pandas as pd
+import pytest
 
 from workbench.campaigns.rounds import list_rounds, read_round
 from workbench.campaigns.widgets import CampaignPanel
@@ -78,6 +79,7 @@ def test_panel_accepts_a_playbook_file_given_by_path(store, tmp_path):
     assert panel.plan is not None and (panel.plan.assignments["arm"] == "treatment").any()
 
 
+@pytest.mark.slow
 def test_campaign_notebook_runs_headless_and_exports(store, tmp_path):
     out = tmp_path / "nb"
     run_notebook("campaign.ipynb", tmp_path / "campaign_run.ipynb",

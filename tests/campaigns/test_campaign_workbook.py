@@ -242,6 +242,7 @@ def test_silent_losses_are_refused_and_a_deleted_row_keeps_its_stored_result(rou
     assert kept == {first["customer_id"]: "reached", second["customer_id"]: "booked"}
 
 
+@pytest.mark.slow
 def test_libreoffice_resaved_workbook_reads_back_the_same(round_book, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
