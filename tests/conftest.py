@@ -1,4 +1,5 @@
-"""Shared fixtures: a small seeded demo store built once per test session."""
+"""Shared fixtures: a small seeded demo store built once per test session (once per xdist worker); and the
+order in which test files run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from pathlib import Path
 import pytest
 
 from workbench.data.demo import DemoData, build_demo_db
+
+
+def pytest_collection_modifyitems(config, items):
+    """Test files with slow (end-to-end) tests first, then the rest, each file kept whole and in its own order.
+    ``make test`` hands whole files to the xdist workers in this order (``--dist loadfile
+    --no-loadscope-reorder``): the long files start early and the short ones fill in at the end, instead of
+    one long file starting last on one worker while the others sit idle."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture(scope="session")
