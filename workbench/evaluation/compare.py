@@ -66,14 +66,15 @@ def _by_customer(out: pd.DataFrame, values: np.ndarray, months: list[int], rows:
 
 
 def look_levels(out: pd.DataFrame, settings: EvaluationSettings, values: pd.Series | np.ndarray,
-                rows: np.ndarray | None = None) -> dict[int, float]:
+                rows: np.ndarray | None = None, looks: dict[int, str] | None = None) -> dict[int, float]:
     """Significance level of each month's look for one outcome (alpha spent across the looks; NaN when open).
 
     ``values`` is the outcome per row of ``out`` (for example ``came_back``, or the change for a
     difference-in-differences); ``rows`` restricts the customers (e.g. those offered a bundle). The looks'
     correlation comes from the customers' influence values on the arm difference, month by month.
+    ``looks`` is :func:`look_months` of ``out`` when the caller has it already.
     """
-    looks = look_months(out, settings)
+    looks = look_months(out, settings) if looks is None else looks
     months = [m for m, kind in looks.items() if kind != "open"]
     levels = {m: math.nan for m in looks}
     if not months:
@@ -133,9 +134,9 @@ def rate_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Data
     rows = []
     looks = look_months(out, settings)
     offered = out["bundle"].notna().to_numpy()
-    levels = {o: look_levels(out, settings, out[o].astype(float), offered if o == "offer_match" else None)
+    levels = {o: look_levels(out, settings, out[o].astype(float), offered if o == "offer_match" else None, looks)
               for o in RATE_OUTCOMES}
-    adj_levels = look_levels(out, settings, adjusted_values(out, "came_back"))
+    adj_levels = look_levels(out, settings, adjusted_values(out, "came_back"), looks=looks)
     for m, g in out.groupby("month", sort=True):
         t, h = _arms(g)
         for outcome in RATE_OUTCOMES:
@@ -169,7 +170,7 @@ def amount_comparisons(out: pd.DataFrame, settings: EvaluationSettings) -> pd.Da
     rows = []
     rng = np.random.default_rng(settings.seed)
     looks = look_months(out, settings)
-    levels = {o: look_levels(out, settings, out[o].astype(float)) for o in AMOUNT_OUTCOMES}
+    levels = {o: look_levels(out, settings, out[o].astype(float), looks=looks) for o in AMOUNT_OUTCOMES}
     for m, g in out.groupby("month", sort=True):
         t, h = _arms(g)
         if not len(t) or not len(h):
@@ -219,7 +220,7 @@ def before_after(out: pd.DataFrame, settings: EvaluationSettings) -> tuple[pd.Da
     and the difference-in-differences of treated vs holdout (the arms' mean change, pooled two-sample error)."""
     paired_rows, did_rows = [], []
     looks = look_months(out, settings)
-    did_levels = {o: look_levels(out, settings, out[o].astype(float) - out["pre_" + o].astype(float))
+    did_levels = {o: look_levels(out, settings, out[o].astype(float) - out["pre_" + o].astype(float), looks=looks)
                   for o in ("came_back", "spend", "visits")}
     for m, g in out.groupby("month", sort=True):
         for arm, a in (("treatment", g[g["treat"] == 1]), ("holdout", g[g["treat"] == 0])):

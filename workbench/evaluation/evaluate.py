@@ -21,6 +21,7 @@ from workbench.evaluation.outcomes import customer_outcomes
 from workbench.evaluation.roi import contact_costs, round_roi
 from workbench.evaluation.rounds import RoundData, latest_round, load_round
 from workbench.evaluation.verdicts import verdicts
+from workbench.stats import adjust
 
 
 @dataclass
@@ -83,8 +84,6 @@ def _correct_across_arms(frame: pd.DataFrame, keys: list[str], pairs: list[tuple
                          settings: EvaluationSettings) -> pd.DataFrame:
     """With several treatment arms, each compared with the one holdout: p-values corrected across the arms
     (per month and outcome), and significance re-read from the corrected p against the look's level."""
-    from workbench.evaluation.stats import adjust
-
     if frame.empty:
         return frame
     frame = frame.copy()
@@ -95,7 +94,7 @@ def _correct_across_arms(frame: pd.DataFrame, keys: list[str], pairs: list[tuple
         for _, idx in frame.groupby(keys).groups.items():
             adj.loc[idx] = adjust(frame.loc[idx, p_col], settings.correction, settings.alpha)
         frame[p_col + "_arms"] = adj
-        frame[sig_col] = (adj < frame[level_col]) & frame.get("look", "final").ne("open")
+        frame[sig_col] = (adj < frame[level_col]) & frame["look"].ne("open")
     return frame
 
 
@@ -187,8 +186,7 @@ def _nothing_to_compare(rd: RoundData, out: pd.DataFrame, clock: dict[str, float
     text += (f"; {cont:,} customers continue sequences from earlier rounds and are evaluated with the rounds that "
              "drew them, and in the campaign effect." if cont else ".")
     empty = pd.DataFrame()
-    checks = pd.DataFrame([{"check": "attribution_window", "value": float("nan"), "p_val": float("nan"), "flag": False,
-                            "detail": f"both arms measured from the round date {rd.round_date}, windows: {rd.window_rule}"}])
+    checks = design_checks(rd)
     verdict = pd.DataFrame([("checks", None, "warning", text)], columns=["topic", "month", "level", "text"])
     clock["total"] = time.perf_counter() - t0
     return RoundEvaluation(data=rd, outcomes=out, checks=checks, rates=empty, amounts=empty, spend_split=empty,

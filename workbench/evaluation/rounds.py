@@ -168,11 +168,8 @@ def load_round(db: str | Path | None, round_id: str, settings: EvaluationSetting
     attempts["attempts"] = pd.to_numeric(attempts["attempts"], errors="coerce").fillna(1).clip(lower=1)
     attempts["customer_id"] = attempts["customer_id"].astype(str)
     attempts["attempt_date"] = pd.to_datetime(attempts["attempt_date"])
-    dated = attempts.dropna(subset=["attempt_date"]).sort_values(["customer_id", "attempt_date"], kind="stable")
-    first = dated.groupby("customer_id", sort=False).agg(first_attempt=("attempt_date", "first"))
     attempts["is_reached"] = attempts["outcome"].isin(list(settings.reached_outcomes))
     summary = attempts.groupby("customer_id").agg(n_attempts=("attempts", "sum"), reached=("is_reached", "max"))
-    live = live.merge(first, left_on="customer_id", right_index=True, how="left")
     live = live.merge(summary, left_on="customer_id", right_index=True, how="left")
     live["n_attempts"] = live["n_attempts"].fillna(0).astype(int)
     live["contacted"] = live["n_attempts"] > 0
