@@ -3,11 +3,12 @@ order in which test files run."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from workbench.data.demo import DemoData, build_demo_db
+from workbench.data.demo import DEMO_AS_OF, DemoData, build_demo_db
 
 
 def pytest_collection_modifyitems(config, items):
@@ -26,6 +27,19 @@ def demo_store(tmp_path_factory) -> tuple[Path, DemoData]:
     db = folder / "workbench.duckdb"
     data = build_demo_db(db, "dealership", n_customers=1_500, seed=11, files_dir=folder / "files")
     return db, data
+
+
+@pytest.fixture(scope="session")
+def scored_store(demo_store, tmp_path_factory) -> Path:
+    """The shared 1,500-customer dealership store, copied and scored as of the demo date (read-only use:
+    tests that write copy it first)."""
+    from workbench.scoring import score_customers
+
+    db, _ = demo_store
+    target = tmp_path_factory.mktemp("scored_store") / "workbench.duckdb"
+    shutil.copy(db, target)
+    score_customers(target, DEMO_AS_OF, "dealership")
+    return target
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Campaign test fixtures: a scored copy of the shared demo store, and private copies to write rounds into."""
+"""Campaign test fixtures: private copies of the shared scored demo store (tests/conftest.py) to write rounds into."""
 
 from __future__ import annotations
 
@@ -7,20 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from workbench.data.demo import DEMO_AS_OF
-
-
-@pytest.fixture(scope="session")
-def scored_store(demo_store, tmp_path_factory) -> Path:
-    """The shared 1,500-customer dealership store, copied and scored as of the demo date (read-only use)."""
-    from workbench.scoring import score_customers
-
-    db, _ = demo_store
-    folder = tmp_path_factory.mktemp("campaign_scored")
-    target = folder / "workbench.duckdb"
-    shutil.copy(db, target)
-    score_customers(target, DEMO_AS_OF, "dealership")
-    return target
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from workbench.campaigns.rounds import close_round, create_round
 from workbench.data.demo import DEMO_AS_OF
 from workbench.data.store import connect
 from workbench.evaluation import stats as S
+from workbench.stats import adjust
 from workbench.evaluation.calibration import calibration_specs, run_calibration, summarise_calibration
 from workbench.evaluation.config import load_settings
 from workbench.evaluation.evaluate import evaluate_round
@@ -44,17 +45,6 @@ def _playbook(folder: Path, channel: str, **extra) -> Path:
 def scored(scored_store, tmp_path) -> Path:
     target = tmp_path / "workbench.duckdb"
     shutil.copy(scored_store, target)
-    return target
-
-
-@pytest.fixture(scope="session")
-def scored_store(demo_store, tmp_path_factory) -> Path:
-    from workbench.scoring import score_customers
-
-    db, _ = demo_store
-    target = tmp_path_factory.mktemp("honest") / "workbench.duckdb"
-    shutil.copy(db, target)
-    score_customers(target, DEMO_AS_OF, "dealership")
     return target
 
 
@@ -235,7 +225,7 @@ def test_several_treatment_arms_are_each_compared_with_the_holdout_and_corrected
     cb = ev.rates[ev.rates["outcome"] == "came_back"]
     assert set(cb["treatment_arm"]) == {"sms_a", "sms_b"} and len(cb) == 6
     for m, g in cb.groupby("month"):
-        ref = S.adjust(g["p_report"], "holm")
+        ref = adjust(g["p_report"], "holm")
         assert g["p_report_arms"].to_numpy() == pytest.approx(ref)
         assert (g["n_hold"] == g["n_hold"].iloc[0]).all()      # one holdout for every arm
     assert ev.verdicts["text"].str.contains("arm sms_a").any() and ev.verdicts["text"].str.contains("arm sms_b").any()

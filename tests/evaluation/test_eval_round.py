@@ -13,6 +13,7 @@ from tests.evaluation.conftest import DEFINITION, round_customers
 from workbench.data.demo import DEMO_AS_OF
 from workbench.data.store import connect
 from workbench.evaluation import stats as S
+from workbench.stats import adjust
 from workbench.evaluation.config import EvaluationConfigError, load_settings
 from workbench.evaluation.evaluate import evaluate_round
 from workbench.evaluation.simulate import (SimulationError, null_effect, planted_difference, simulate_round,
@@ -205,7 +206,7 @@ def test_breakdowns_correct_within_each_breakdown_and_flag_small_cells(simulated
     assert set(bd["breakdown"]) == {"tier", "stage", "reason", "reason_source", "channel", "script_step", "agent",
                                     "bundle"}
     for (_, _), g in bd.groupby(["breakdown", "month"]):
-        assert np.allclose(g["p_adj"], S.adjust(g["p_val"], "fdr_bh"), equal_nan=True)
+        assert np.allclose(g["p_adj"], adjust(g["p_val"], "fdr_bh"), equal_nan=True)
     small = bd[(bd["n_treat"] < 30) | (bd["n_hold"] < 30)]
     assert len(small) and small["small_cell"].all()
     assert (bd["correction"] == "fdr_bh").all()

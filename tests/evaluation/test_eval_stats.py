@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as st
 
 from workbench.evaluation import stats as S
+from workbench.stats import adjust
 
 TOL = 1e-9
 
@@ -235,13 +236,13 @@ def test_holm_and_bh_by_hand():
         i = order[rank]
         running = min(running, ok[i] * m / (rank + 1))
         bh[i] = running
-    got_h = S.adjust(p, "holm")
-    got_b = S.adjust(p, "fdr_bh")
+    got_h = adjust(p, "holm")
+    got_b = adjust(p, "fdr_bh")
     assert np.isnan(got_h[4]) and np.isnan(got_b[4])
     assert np.allclose(got_h[~np.isnan(p)], holm, atol=TOL)
     assert np.allclose(got_b[~np.isnan(p)], bh, atol=TOL)
     with pytest.raises(ValueError, match="correction must be one of"):
-        S.adjust(p, "hs")
+        adjust(p, "hs")
 
 
 def test_bootstrap_matches_the_index_bootstrap_in_distribution():

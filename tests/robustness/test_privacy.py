@@ -39,21 +39,10 @@ MARKERS = {"note": "备注-MARKER-通话内容-7731", "suggestion": "建议-MARK
            "event": "活动-MARKER-事件说明-7733", "wechat": "wx_MARKER_7734", "plate": "京A·MARK77"}
 
 
-@pytest.fixture(scope="module")
-def scored(demo_store, tmp_path_factory) -> Path:
-    from workbench.scoring import score_customers
-
-    db, _ = demo_store
-    target = tmp_path_factory.mktemp("privacy") / "workbench.duckdb"
-    shutil.copy(db, target)
-    score_customers(target, DEMO_AS_OF, "dealership")
-    return target
-
-
 @pytest.fixture
-def store(scored, tmp_path) -> Path:
+def store(scored_store, tmp_path) -> Path:
     target = tmp_path / "workbench.duckdb"
-    shutil.copy(scored, target)
+    shutil.copy(scored_store, target)
     return target
 
 

@@ -17,7 +17,6 @@ import pandas as pd
 
 from workbench.campaigns.playbook import LANGUAGES, OUTCOMES, Playbook
 from workbench.errors import NotFound
-from workbench.vocabulary import CHANNEL_LABELS, STAGE_LABELS, label  # noqa: F401 - re-exported for the workbook
 
 SOURCE_LABELS = {"known": ("已知", "known"), "inferred": ("推断", "inferred"), "default": ("默认", "default")}
 PART_LABELS = {"say": ("说", "Say"), "ask": ("问", "Ask"), "offer": ("给", "Offer")}

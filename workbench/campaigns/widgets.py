@@ -25,11 +25,12 @@ import pandas as pd
 from workbench.campaigns.assign import RoundPlan, plan_round
 from workbench.campaigns.playbook import Playbook, available_playbooks, load_playbook
 from workbench.campaigns.rounds import load_inputs, save_round
-from workbench.campaigns.scripts import PART_LABELS, STAGE_LABELS, preview
+from workbench.campaigns.scripts import PART_LABELS, preview
 from workbench.campaigns.workbook import write_round_workbook
 from workbench.privacy import contact_privacy
 from workbench.scoring.config import ALL_STAGES
 from workbench.surveys.taxonomy import load_reason_taxonomy
+from workbench.vocabulary import STAGE_LABELS
 
 ARM_LABELS = {"treatment": "联系组 Treatment", "holdout": "对照组 Holdout"}
 

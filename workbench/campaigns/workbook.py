@@ -32,13 +32,13 @@ from typing import Any
 import pandas as pd
 
 from workbench.campaigns.playbook import OUTCOMES, Playbook, load_playbook
-from workbench.errors import InputError, NotFound
-from workbench.campaigns.scripts import (CHANNEL_LABELS, SOURCE_LABELS, STAGE_LABELS, bundle_text, label,
-                                         outcome_label, render_script, script_text)
+from workbench.campaigns.scripts import SOURCE_LABELS, bundle_text, outcome_label, render_script, script_text
 from workbench.data.problems import column_letter
 from workbench.data.store import connect, transaction
+from workbench.errors import InputError, NotFound
 from workbench.privacy import ContactPrivacy, contact_privacy, protect_contacts
 from workbench.reports.files import cell_text, display_width, excel_workbook
+from workbench.vocabulary import CHANNEL_LABELS, STAGE_LABELS, label
 
 LAYOUT_VERSION = "1"
 SUMMARY_SHEET, INSTRUCTIONS_SHEET = "汇总 Summary", "说明 Instructions"

@@ -19,6 +19,7 @@ import pandas as pd
 
 from workbench.evaluation import stats as S
 from workbench.evaluation.config import EvaluationSettings
+from workbench.stats import adjust
 
 RATE_OUTCOMES = ("came_back", "engaged", "offer_match")
 AMOUNT_OUTCOMES = ("spend", "spend_capped", "spend_necessary", "spend_discretionary", "visits", "engagement")
@@ -297,8 +298,8 @@ def breakdowns(out: pd.DataFrame, settings: EvaluationSettings, columns: tuple[s
     frame["p_adj"] = np.nan
     frame["spend_p_adj"] = np.nan
     for _, idx in frame.groupby(["breakdown", "month"]).groups.items():
-        frame.loc[idx, "p_adj"] = S.adjust(frame.loc[idx, "p_val"], settings.correction, settings.alpha)
-        frame.loc[idx, "spend_p_adj"] = S.adjust(frame.loc[idx, "spend_p"], settings.correction, settings.alpha)
+        frame.loc[idx, "p_adj"] = adjust(frame.loc[idx, "p_val"], settings.correction, settings.alpha)
+        frame.loc[idx, "spend_p_adj"] = adjust(frame.loc[idx, "spend_p"], settings.correction, settings.alpha)
     frame["significant"] = frame["p_adj"] < settings.alpha
     frame["correction"] = settings.correction
     return frame

@@ -14,7 +14,8 @@ from typing import Any
 
 from workbench.configcheck import ConfigChecker, shown
 from workbench.errors import ConfigError
-from workbench.evaluation.stats import CORRECTIONS, SPENDING
+from workbench.evaluation.stats import SPENDING
+from workbench.stats import CORRECTIONS
 from workbench.scoring.config import CHANNELS
 from workbench.yamlfiles import read_yaml
 

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from workbench.stats import CORRECTIONS, adjust  # noqa: E402,F401 - the one correction, re-exported here
 #: Default number of bootstrap resamples.
 RESAMPLES = 2000
 

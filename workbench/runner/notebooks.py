@@ -16,7 +16,7 @@ from typing import Any
 
 from workbench.errors import InputError
 from workbench.paths import PROJECT_ROOT
-from workbench.reports.files import atomic_path, export_html  # noqa: F401 - export_html re-exported
+from workbench.reports.files import atomic_path
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 KERNEL_NAME = "winback-workbench"

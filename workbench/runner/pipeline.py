@@ -30,7 +30,7 @@ from typing import Any
 
 from workbench.data.store import StoreBusyError
 from workbench.errors import StoreBusy
-from workbench.reports.files import write_error_message
+from workbench.reports.files import export_html, write_error_message
 from workbench.runner.conditions import ConditionContext, describe, evaluate
 from workbench.runner.config import Step, load_config
 from workbench.runner.manifest import (file_entry, files_under, now, package_versions, platform_info, sha256,
@@ -184,7 +184,7 @@ def run_steps(plan: Plan, steps: list[Step], run_dir: Path, db: Path, *, store: 
     """Run ``steps`` in order into ``run_dir`` on store ``db``; stop at the first failure."""
     from tqdm.auto import tqdm
 
-    from workbench.runner.notebooks import cell_seconds, export_html, run_notebook
+    from workbench.runner.notebooks import cell_seconds, run_notebook
 
     started, t0 = now(), time.perf_counter()
     drop = plan.drop_folder_for(group_run_dir or run_dir)
